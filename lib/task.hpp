@@ -1,0 +1,146 @@
+// Task<T>: a lazily started coroutine whose result is awaited by exactly one other coroutine.
+//
+// A Task does nothing until it is awaited (or handed to Reactor::spawn, which runs it detached). Completion
+// resumes the awaiting coroutine by symmetric transfer, so long chains of tasks do not grow the stack.
+//
+//     rfarm::Task<std::size_t> read_header(TcpStream& s);
+//     rfarm::Task<void> session(TcpStream s) { auto n = co_await read_header(s); ... }
+//
+// An exception escaping a Task is rethrown in its awaiter. The reactor never lets one cross a loop turn:
+// Reactor::spawn logs it and ends that task only.
+#pragma once
+
+#include <cassert>
+#include <coroutine>
+#include <exception>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+namespace rfarm {
+
+template <class T = void>
+class Task;
+
+namespace detail {
+
+struct TaskPromiseBase {
+  std::coroutine_handle<> continuation = std::noop_coroutine();
+
+  struct FinalAwaiter {
+    bool await_ready() const noexcept { return false; }
+    template <class Promise>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> h) const noexcept {
+      return h.promise().continuation;
+    }
+    void await_resume() const noexcept {}
+  };
+
+  std::suspend_always initial_suspend() const noexcept { return {}; }
+  FinalAwaiter final_suspend() const noexcept { return {}; }
+};
+
+template <class T>
+struct TaskPromise : TaskPromiseBase {
+  std::variant<std::monostate, T, std::exception_ptr> result;
+
+  Task<T> get_return_object() noexcept;
+  template <class U>
+    requires std::is_convertible_v<U&&, T>
+  void return_value(U&& value) {
+    result.template emplace<1>(std::forward<U>(value));
+  }
+  void unhandled_exception() noexcept { result.template emplace<2>(std::current_exception()); }
+
+  T take() {
+    if (result.index() == 2) std::rethrow_exception(std::get<2>(result));
+    return std::move(std::get<1>(result));
+  }
+};
+
+template <>
+struct TaskPromise<void> : TaskPromiseBase {
+  std::exception_ptr exception;
+
+  Task<void> get_return_object() noexcept;
+  void return_void() noexcept {}
+  void unhandled_exception() noexcept { exception = std::current_exception(); }
+  void take() {
+    if (exception) std::rethrow_exception(exception);
+  }
+};
+
+}  // namespace detail
+
+template <class T>
+class [[nodiscard]] Task {
+ public:
+  using promise_type = detail::TaskPromise<T>;
+  using Handle = std::coroutine_handle<promise_type>;
+
+  Task() noexcept = default;
+  explicit Task(Handle h) noexcept : handle_(h) {}
+  Task(Task&& other) noexcept : handle_(std::exchange(other.handle_, {})) {}
+  Task& operator=(Task&& other) noexcept {
+    if (this != &other) {
+      destroy();
+      handle_ = std::exchange(other.handle_, {});
+    }
+    return *this;
+  }
+  Task(const Task&) = delete;
+  Task& operator=(const Task&) = delete;
+  ~Task() { destroy(); }
+
+  bool valid() const noexcept { return static_cast<bool>(handle_); }
+  bool done() const noexcept { return handle_ && handle_.done(); }
+
+  // Awaiting starts the task and suspends the awaiter until it finishes.
+  auto operator co_await() && noexcept {
+    struct Awaiter {
+      Handle handle;
+      bool await_ready() const noexcept { return !handle || handle.done(); }
+      std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiting) noexcept {
+        handle.promise().continuation = awaiting;
+        return handle;
+      }
+      T await_resume() { return handle.promise().take(); }
+    };
+    assert(handle_);
+    return Awaiter{handle_};
+  }
+
+  // For drivers (Reactor::spawn, run_until_complete): the raw handle, ownership retained by the Task.
+  Handle handle() const noexcept { return handle_; }
+  Handle release() noexcept { return std::exchange(handle_, {}); }
+
+ private:
+  void destroy() noexcept {
+    if (handle_) std::exchange(handle_, {}).destroy();
+  }
+  Handle handle_;
+};
+
+namespace detail {
+template <class T>
+Task<T> TaskPromise<T>::get_return_object() noexcept {
+  return Task<T>(std::coroutine_handle<TaskPromise<T>>::from_promise(*this));
+}
+inline Task<void> TaskPromise<void>::get_return_object() noexcept {
+  return Task<void>(std::coroutine_handle<TaskPromise<void>>::from_promise(*this));
+}
+}  // namespace detail
+
+// A fire-and-forget coroutine frame: starts at once, frees itself at the end. Used by Reactor::spawn to own
+// a Task; its body must not let an exception escape (the reactor's wrapper catches and logs).
+struct DetachedCoroutine {
+  struct promise_type {
+    DetachedCoroutine get_return_object() const noexcept { return {}; }
+    std::suspend_never initial_suspend() const noexcept { return {}; }
+    std::suspend_never final_suspend() const noexcept { return {}; }
+    void return_void() const noexcept {}
+    [[noreturn]] void unhandled_exception() const noexcept { std::terminate(); }
+  };
+};
+
+}  // namespace rfarm
