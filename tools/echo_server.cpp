@@ -1,0 +1,101 @@
+// echo-server: echoes every byte back; when the peer half-closes, finishes sending and closes its side.
+//
+//   echo-server --listen tcp:127.0.0.1:0 [--backend epoll|uring|auto] [--spin-us N]
+//
+// The first line on stdout is the bound endpoint (tcp:127.0.0.1:40123), so scripts can start it on port 0.
+// SIGINT / SIGTERM stop it cleanly.
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+
+#include <csignal>
+
+#include "reactor/reactor.hpp"
+#include "reactor/stream_listener.hpp"
+#include "tools/endpoint.hpp"
+
+using namespace rfarm;
+
+namespace {
+
+// One connection: receive into a buffer leased from the reactor's pool (an idle connection holds none),
+// send it back whole, repeat until end of stream.
+Task<void> echo(StreamSocket conn) {
+  for (;;) {
+    auto data = co_await conn.recv_pooled();
+    if (!data || data->empty()) break;
+    if (!co_await conn.send_all(data->bytes())) break;
+  }
+}
+
+Task<void> accept_loop(Reactor& reactor, StreamListener& listener) {
+  for (;;) {
+    auto conn = co_await listener.accept();
+    if (!conn) {
+      if (conn.error() == std::errc::operation_canceled) break;
+      reactor.log().warn("accept: {}", conn.error().message());
+      continue;
+    }
+    reactor.spawn(echo(std::move(*conn)));
+  }
+}
+
+[[noreturn]] void usage(const char* why) {
+  std::fprintf(stderr,
+               "echo-server: %s\n"
+               "usage: echo-server --listen tcp:HOST:PORT|unix:PATH [--backend epoll|uring|auto] [--spin-us N]\n",
+               why);
+  std::exit(2);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string_view listen_text;
+  ReactorOptions options;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    auto value = [&]() -> std::string_view {
+      if (i + 1 >= argc) usage("missing value");
+      return argv[++i];
+    };
+    if (arg == "--listen") {
+      listen_text = value();
+    } else if (arg == "--backend") {
+      auto kind = parse_backend_kind(value());
+      if (!kind) usage("unknown backend");
+      options.backend = *kind;
+    } else if (arg == "--spin-us") {
+      options.spin = std::chrono::microseconds(std::atoi(std::string(value()).c_str()));
+    } else if (arg == "--help" || arg == "-h") {
+      usage("echoes every byte back");
+    } else {
+      usage("unknown argument");
+    }
+  }
+  if (listen_text.empty()) usage("--listen is required");
+  auto endpoint = tools::parse_endpoint(listen_text);
+  if (!endpoint) usage("bad --listen endpoint");
+
+  auto reactor = Reactor::create(options);
+  if (!reactor) {
+    std::fprintf(stderr, "echo-server: cannot start the reactor: %s\n", reactor.error().message().c_str());
+    return 1;
+  }
+  Reactor& loop = **reactor;
+  auto listener = StreamListener::listen(loop, endpoint->address);
+  if (!listener) {
+    std::fprintf(stderr, "echo-server: listen on %s: %s\n", std::string(listen_text).c_str(),
+                 listener.error().message().c_str());
+    return 1;
+  }
+  auto bound = listener->local_address();
+  std::printf("%s\n", tools::format_endpoint(endpoint->transport, bound ? *bound : endpoint->address).c_str());
+  std::fflush(stdout);
+  loop.log().info("echo-server on {} backend", to_string(loop.backend_kind()));
+
+  for (int signo : {SIGINT, SIGTERM}) loop.on_signal(signo, [&](int) { loop.stop(); });
+  loop.spawn(accept_loop(loop, *listener));
+  loop.run();
+  return 0;
+}
