@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages rfarm needs that are not installed yet (and nothing else).
+# Needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+packages=(
+  g++ meson ninja-build pkg-config            # toolchain
+  liburing-dev libssl-dev openssl libfmt-dev  # library dependencies
+  libflatbuffers-dev flatbuffers-compiler     # farm protocol schema
+  libgtest-dev libgmock-dev                   # tests
+  python3 socat netcat-openbsd iproute2       # real peers the tests talk to
+  libuv1-dev                                  # bench peer baseline
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "rfarm: installing missing Debian packages: ${missing[*]}" >&2
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
