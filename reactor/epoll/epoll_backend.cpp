@@ -278,11 +278,14 @@ class EpollBackend final : public Backend {
   }
 
   // Completes queued operations in order until one would block. A completion may close the handle; then
-  // dispatching_ is cleared and the handle must not be touched again.
+  // dispatching_ is cleared and the handle must not be touched again. The hint is checked each time round:
+  // a completion that drained the socket (short read) and queued the next receive must not cost a syscall
+  // that can only return EAGAIN.
   void retry(IoHandle& h, Direction d) noexcept {
     IntrusiveList<IoOp>& queue = h.queue(d);
     while (!queue.empty()) {
       IoOp& op = queue.front();
+      if (!ready_hint(h, op.kind)) return;
       int r = perform(op);
       if (r == -EAGAIN) return;
       IntrusiveList<IoOp>::unlink(op);
