@@ -19,8 +19,11 @@ bool is_resource_exhaustion(int result) noexcept {
 }  // namespace
 
 AcceptLogic::~AcceptLogic() {
-  if (listener && listener->backing_off == this) listener->backing_off = nullptr;
-  if (listener) listener->reactor->remove_timer(*this);
+  // A parked accept has a live listener (closing it unparks us first); any other may outlive it.
+  if (parked) {
+    listener->backing_off = nullptr;
+    listener->reactor->remove_timer(*this);
+  }
 }
 
 void AcceptLogic::prepare(IoOp& op) noexcept {
@@ -42,6 +45,7 @@ Step AcceptLogic::advance(IoOp& op) noexcept {
     } else {
       l.backoff = std::min(l.backoff * 2, kMaxBackoff);
     }
+    parked = true;
     l.backing_off = this;
     l.reactor->add_timer(*this, l.backoff);
     return Step::wait;
@@ -62,6 +66,7 @@ Result<StreamSocket> AcceptLogic::finish(IoOp& op) noexcept {
 
 void AcceptLogic::on_backoff_expired(TimerNode& node) noexcept {
   auto& logic = static_cast<AcceptLogic&>(node);
+  logic.parked = false;
   logic.listener->backing_off = nullptr;
   logic.self->result = kRetryAfterBackoff;
   logic.self->complete(*logic.self);
@@ -69,6 +74,7 @@ void AcceptLogic::on_backoff_expired(TimerNode& node) noexcept {
 
 void ListenerState::before_close() noexcept {
   if (AcceptLogic* parked = std::exchange(backing_off, nullptr)) {
+    parked->parked = false;
     reactor->remove_timer(*parked);
     IoOp& op = *parked->self;
     op.result = -ECANCELED;

@@ -43,7 +43,8 @@ struct AcceptLogic : TimerNode {
   static void on_backoff_expired(TimerNode& node) noexcept;
 
   IoOp* self = nullptr;
-  ListenerState* listener = nullptr;
+  ListenerState* listener = nullptr;  // dereferenced only while parked: the listener may be gone otherwise
+  bool parked = false;                // waiting on the back-off timer, outside the backend
 };
 
 struct ListenerState final : SocketState {
