@@ -44,6 +44,8 @@ struct BackendContext {
   CompletionQueue& completions;
   BufferPool& receive_pool;  // recv_pooled leases from here where the backend has no kernel buffer ring
   Logger& log;
+  unsigned uring_entries = 4096;              // ReactorOptions::uring_entries
+  unsigned uring_buffer_ring_entries = 4096;  // ReactorOptions::uring_buffer_ring_entries
 };
 
 class Backend {

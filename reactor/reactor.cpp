@@ -236,7 +236,8 @@ std::error_code Reactor::init(const ReactorOptions& options) {
       }
     }
   }
-  detail::BackendContext context{completions_, receive_pool_, log_};
+  detail::BackendContext context{completions_, receive_pool_, log_, options.uring_entries,
+                                 options.uring_buffer_ring_entries};
   if (kind == BackendKind::uring || kind == BackendKind::automatic) {
     auto uring = detail::make_uring_backend(context);
     if (uring) {
