@@ -15,6 +15,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <bit>
 #include <new>
 
 namespace rfarm::detail {
@@ -180,12 +182,12 @@ void UringBackend::remove_watch(Watcher& w) noexcept {
 }
 
 Result<std::unique_ptr<Backend>> make_uring_backend(const BackendContext& context) {
-  constexpr unsigned kEntries = 4096;
-  constexpr unsigned kBufferRingEntries = 4096;
   const UringTuning tuning = UringTuning::from_environment();
-  auto ring = open_ring(kEntries, tuning);
+  auto ring = open_ring(std::clamp(context.uring_entries, 64u, 32768u), tuning);
   if (!ring) return fail(ring.error());
-  auto buffers = ProvidedBufferRing::create((*ring)->ring, kBufferRingEntries,
+  // The ring size must be a power of two and buffer ids are 16 bits.
+  const unsigned buffer_entries = std::bit_floor(std::clamp(context.uring_buffer_ring_entries, 1u, 32768u));
+  auto buffers = ProvidedBufferRing::create((*ring)->ring, buffer_entries,
                                             static_cast<std::uint32_t>(context.receive_pool.buffer_size()), 0);
   if (!buffers) return fail(buffers.error());
   // Blocking on purpose: io_uring would fail a read of an O_NONBLOCK eventfd with -EAGAIN instead of waiting.
