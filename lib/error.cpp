@@ -18,6 +18,7 @@ class RfarmCategory final : public std::error_category {
       case Errc::backend_unavailable: return "I/O backend unavailable";
       case Errc::invalid_address: return "invalid address";
       case Errc::line_too_long: return "line exceeds the length limit";
+      case Errc::control_truncated: return "ancillary data truncated (MSG_CTRUNC): passed descriptors were lost";
     }
     return "unknown rfarm error";
   }

@@ -25,6 +25,7 @@ enum class Errc : int {
   backend_unavailable,    // the requested I/O backend cannot run on this kernel
   invalid_address,        // text that does not parse as an address
   line_too_long,          // a delimited read exceeded its length limit
+  control_truncated,      // ancillary data did not fit (MSG_CTRUNC): passed descriptors were lost
 };
 
 const std::error_category& rfarm_category() noexcept;

@@ -9,6 +9,10 @@
 //   Step advance(IoOp& op) noexcept;      // after each completion: done, again (restart now), wait (the
 //                                         // logic re-arms itself later and then calls op.complete(op))
 //   result_type finish(IoOp& op) noexcept;
+// and optionally
+//   bool attempt(IoOp& op) noexcept;      // tried before each start: performs the work directly (a syscall
+//                                         // the seam lacks, e.g. recvmmsg); true when finished (op.result
+//                                         // set), false to wait for the backend op (readiness) and advance
 //
 // Composed operations (send_all, recv_exactly, accept with EMFILE back-off, connect with a timeout) are just
 // logics whose advance() says "again" or "wait" until they are done. A handler never runs inside the call that
@@ -36,6 +40,9 @@ bool drive(Op& op) noexcept {
   }
   Backend& backend = state->reactor->backend();
   for (;;) {
+    if constexpr (requires { op.attempt(op); }) {
+      if (op.attempt(op)) return true;
+    }
     if (!backend.start(op)) return false;
     switch (op.advance(op)) {
       case Step::done: return true;

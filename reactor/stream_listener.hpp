@@ -47,7 +47,7 @@ struct AcceptLogic : TimerNode {
   bool parked = false;                // waiting on the back-off timer, outside the backend
 };
 
-struct ListenerState final : SocketState {
+struct ListenerState : SocketState {  // SeqPacketListener extends it (seqpacket_socket.hpp)
   using SocketState::SocketState;
   void before_close() noexcept override;
 
