@@ -19,6 +19,10 @@ class RfarmCategory final : public std::error_category {
       case Errc::invalid_address: return "invalid address";
       case Errc::line_too_long: return "line exceeds the length limit";
       case Errc::control_truncated: return "ancillary data truncated (MSG_CTRUNC): passed descriptors were lost";
+      case Errc::host_not_found: return "host not found";
+      case Errc::no_address: return "the host has no address of the requested family";
+      case Errc::service_not_found: return "service not found";
+      case Errc::name_server_failure: return "the name servers failed to answer";
     }
     return "unknown rfarm error";
   }

@@ -26,6 +26,10 @@ enum class Errc : int {
   invalid_address,        // text that does not parse as an address
   line_too_long,          // a delimited read exceeded its length limit
   control_truncated,      // ancillary data did not fit (MSG_CTRUNC): passed descriptors were lost
+  host_not_found,         // a name lookup found no such host (DNS NXDOMAIN, not in the hosts file)
+  no_address,             // the host exists but has no address of the family asked for (DNS NODATA)
+  service_not_found,      // a service name that /etc/services does not list
+  name_server_failure,    // the name servers failed, refused or answered garbage (SERVFAIL, REFUSED)
 };
 
 const std::error_category& rfarm_category() noexcept;

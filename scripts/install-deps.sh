@@ -6,9 +6,11 @@ set -euo pipefail
 packages=(
   g++ meson ninja-build pkg-config            # toolchain
   liburing-dev libssl-dev openssl libfmt-dev  # library dependencies
+  libc-ares-dev netbase                       # name resolution: c-ares, /etc/services for service names
   libflatbuffers-dev flatbuffers-compiler     # farm protocol schema
   libgtest-dev libgmock-dev                   # tests
   python3 socat netcat-openbsd iproute2       # real peers the tests talk to
+  dnsmasq-base                                # real DNS server for the resolver tests (no system service)
   libuv1-dev                                  # bench peer baseline
 )
 
