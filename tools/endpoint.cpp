@@ -1,5 +1,7 @@
 #include "tools/endpoint.hpp"
 
+#include "reactor/resolver.hpp"
+
 namespace rfarm::tools {
 
 Result<Endpoint> parse_endpoint(std::string_view text) {
@@ -8,7 +10,7 @@ Result<Endpoint> parse_endpoint(std::string_view text) {
   std::string_view scheme = text.substr(0, colon);
   std::string_view rest = text.substr(colon + 1);
   if (scheme == "tcp") {
-    // Names other than localhost need the resolver; until then, literals.
+    // A listener needs an address: names other than localhost are for parse_connect_endpoint.
     std::string host_port(rest);
     if (rest.starts_with("localhost:")) host_port = "127.0.0.1" + host_port.substr(9);
     auto address = Address::parse(host_port);
@@ -21,6 +23,19 @@ Result<Endpoint> parse_endpoint(std::string_view text) {
     return Endpoint{Transport::unix_stream, *address};
   }
   return fail(Errc::invalid_address);
+}
+
+Result<Endpoint> parse_connect_endpoint(std::string_view text) {
+  auto literal = parse_endpoint(text);
+  std::string_view rest = text.starts_with("tcp:") ? text.substr(4) : std::string_view{};
+  auto colon = rest.rfind(':');
+  bool bracketed = rest.starts_with('[');
+  if (rest.starts_with("localhost:") || (!literal && !bracketed && colon != std::string_view::npos && colon > 0)) {
+    auto port = Resolver::service_port(rest.substr(colon + 1));
+    if (!port || rest.substr(colon + 1).empty()) return fail(Errc::invalid_address);
+    return Endpoint{Transport::tcp, Address(), std::string(rest.substr(0, colon)), *port};
+  }
+  return literal;
 }
 
 std::string format_endpoint(Transport transport, const Address& address) {
