@@ -149,15 +149,16 @@ TEST_F(UringBackendTest, RingRunningDryPausesReceivingUntilBuffersComeBack) {
 
   std::vector<PooledBuffer> held;  // holding every buffer empties the ring
   std::string received;
+  int completed = 0;  // outlives every handler: one may complete after receive_one gave up on it
   auto receive_one = [&]() -> bool {
-    bool done = false;
+    const int before = completed;
     a.async_recv_pooled([&](Result<PooledBuffer> r) {
       ASSERT_TRUE(r);
       received.append(reinterpret_cast<const char*>(r->data()), r->size());
       held.push_back(std::move(*r));
-      done = true;
+      ++completed;
     });
-    return run_until([&] { return done; }, 200ms);
+    return run_until([&] { return completed > before; }, 200ms);
   };
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(receive_one()) << "buffer " << i;
   EXPECT_EQ(backend().buffers().leased(), 4u);
