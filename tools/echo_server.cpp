@@ -1,6 +1,7 @@
 // echo-server: echoes every byte back; when the peer half-closes, finishes sending and closes its side.
 //
 //   echo-server --listen tcp:127.0.0.1:0 [--backend epoll|uring|auto] [--spin-us N]
+//   echo-server --listen udp:127.0.0.1:0 | unixpacket:/tmp/echo.sock     (datagrams / records, batched)
 //
 // The first line on stdout is the bound endpoint (tcp:127.0.0.1:40123), so scripts can start it on port 0.
 // SIGINT / SIGTERM stop it cleanly.
@@ -12,6 +13,7 @@
 
 #include "reactor/reactor.hpp"
 #include "reactor/stream_listener.hpp"
+#include "tools/echo_server_dgram.hpp"
 #include "tools/endpoint.hpp"
 
 using namespace rfarm;
@@ -43,7 +45,7 @@ Task<void> accept_loop(Reactor& reactor, StreamListener& listener) {
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "echo-server: %s\n"
-               "usage: echo-server --listen tcp:HOST:PORT|unix:PATH [--backend epoll|uring|auto] [--spin-us N]\n",
+               "usage: echo-server --listen tcp:HOST:PORT|unix:PATH|udp:HOST:PORT|unixpacket:PATH [--backend epoll|uring|auto] [--spin-us N]\n",
                why);
   std::exit(2);
 }
@@ -83,6 +85,15 @@ int main(int argc, char** argv) {
     return 1;
   }
   Reactor& loop = **reactor;
+  if (tools::is_message_transport(endpoint->transport)) {  // udp: and unixpacket: (tools/echo_server_dgram.cpp)
+    if (std::error_code ec = tools::start_message_echo(loop, *endpoint)) {
+      std::fprintf(stderr, "echo-server: listen on %s: %s\n", std::string(listen_text).c_str(), ec.message().c_str());
+      return 1;
+    }
+    for (int signo : {SIGINT, SIGTERM}) loop.on_signal(signo, [&](int) { loop.stop(); });
+    loop.run();
+    return 0;
+  }
   auto listener = StreamListener::listen(loop, endpoint->address);
   if (!listener) {
     std::fprintf(stderr, "echo-server: listen on %s: %s\n", std::string(listen_text).c_str(),

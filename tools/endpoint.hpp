@@ -1,5 +1,5 @@
 // Endpoints as the tools write them on the command line: "tcp:HOST:PORT" (HOST an IPv4 literal, [IPv6] or
-// localhost), "unix:PATH", "unix:@NAME" (abstract). Printed back in the same form. Where a tool connects,
+// localhost), "unix:PATH", "unix:@NAME" (abstract), "udp:HOST:PORT", "unixpacket:PATH" (SOCK_SEQPACKET). Printed back in the same form. Where a tool connects,
 // HOST may also be a name ("tcp:example.test:80"), resolved on the loop with connect_by_name.
 #pragma once
 
@@ -12,7 +12,7 @@
 
 namespace rfarm::tools {
 
-enum class Transport { tcp, unix_stream };
+enum class Transport { tcp, unix_stream, udp, unix_packet };
 
 struct Endpoint {
   Transport transport = Transport::tcp;

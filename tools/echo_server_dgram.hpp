@@ -1,0 +1,19 @@
+// echo-server's message transports: "udp:HOST:PORT" (a batched echo: up to 64 datagrams taken with one
+// recvmmsg go back to their senders with one sendmmsg) and "unixpacket:PATH" (SOCK_SEQPACKET: each record is
+// echoed as one record).
+#pragma once
+
+#include <system_error>
+
+#include "reactor/reactor.hpp"
+#include "tools/endpoint.hpp"
+
+namespace rfarm::tools {
+
+bool is_message_transport(Transport transport) noexcept;
+
+// Binds the endpoint, prints the bound endpoint as the first line on stdout, and starts echoing on the loop.
+// The sockets live until the reactor is destroyed.
+std::error_code start_message_echo(Reactor& reactor, const Endpoint& endpoint);
+
+}  // namespace rfarm::tools
