@@ -22,6 +22,8 @@ struct Reactor::OwnedTimer : detail::TimerNode {
   std::uint32_t generation = 0;
   Duration period{0};
   std::move_only_function<void()> fn;
+  bool firing = false;                  // a periodic fn is running (it may cancel its own timer)
+  bool cancelled_while_firing = false;  // it did: fire_owned_timer frees the slot once fn has returned
 
   TimerId id() const noexcept { return (static_cast<TimerId>(generation) << 32) | (slot + 1); }
 };
@@ -57,8 +59,12 @@ bool Reactor::cancel(TimerId id) noexcept {
   OwnedTimer& t = *owned_timers_[slot_plus_one - 1];
   if (t.id() != id || !t.fn) return false;
   timers_.remove(t);
-  t.fn = nullptr;
   ++t.generation;
+  if (t.firing) {  // destroying fn now would destroy the callback that is running (and its captures)
+    t.cancelled_while_firing = true;
+    return true;
+  }
+  t.fn = nullptr;
   free_timer_slots_.push_back(t.slot);
   return true;
 }
@@ -70,7 +76,13 @@ void Reactor::fire_owned_timer(detail::TimerNode& node) noexcept {
     // Re-arm before the call, so the callback may cancel its own timer. Deadlines advance by the period
     // (no drift), but never into the past: a stalled loop fires once, not once per missed period.
     r.timers_.insert(t, std::max(t.deadline + t.period, r.now_));
+    t.firing = true;
     t.fn();
+    t.firing = false;
+    if (std::exchange(t.cancelled_while_firing, false)) {
+      t.fn = nullptr;
+      r.free_timer_slots_.push_back(t.slot);
+    }
     return;
   }
   std::move_only_function<void()> fn = std::move(t.fn);
