@@ -192,7 +192,11 @@ class EpollBackend final : public Backend {
       case OpKind::recv: {
         do r = syscall_result(::recvmsg(h.fd, &op.msg, op.msg_flags));
         while (r == -EINTR);
-        if ((op.msg_flags & MSG_OOB) == 0) note_read(h, r, total_length(op.msg));
+        if (op.msg_flags & MSG_PEEK) {
+          if (r == -EAGAIN) h.readable = false;  // a short peek leaves the bytes queued: no edge will announce them
+        } else if ((op.msg_flags & MSG_OOB) == 0) {
+          note_read(h, r, total_length(op.msg));
+        }
         return r;
       }
       case OpKind::recv_pooled: {
