@@ -85,12 +85,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   Reactor& loop = **reactor;
+  // Before any endpoint line is printed: a script may send SIGTERM as soon as it has read one.
+  for (int signo : {SIGINT, SIGTERM}) loop.on_signal(signo, [&](int) { loop.stop(); });
   if (tools::is_message_transport(endpoint->transport)) {  // udp: and unixpacket: (tools/echo_server_dgram.cpp)
     if (std::error_code ec = tools::start_message_echo(loop, *endpoint)) {
       std::fprintf(stderr, "echo-server: listen on %s: %s\n", std::string(listen_text).c_str(), ec.message().c_str());
       return 1;
     }
-    for (int signo : {SIGINT, SIGTERM}) loop.on_signal(signo, [&](int) { loop.stop(); });
     loop.run();
     return 0;
   }
@@ -104,8 +105,6 @@ int main(int argc, char** argv) {
   std::printf("%s\n", tools::format_endpoint(endpoint->transport, bound ? *bound : endpoint->address).c_str());
   std::fflush(stdout);
   loop.log().info("echo-server on {} backend", to_string(loop.backend_kind()));
-
-  for (int signo : {SIGINT, SIGTERM}) loop.on_signal(signo, [&](int) { loop.stop(); });
   loop.spawn(accept_loop(loop, *listener));
   loop.run();
   return 0;
