@@ -175,7 +175,9 @@ void UringBackend::on_watch_completion(std::uint32_t slot, int res) noexcept {
   // Level-triggered: the next poll is armed before the callback (which may remove or change the watch) and
   // completes at once in the next wait while the descriptor stays ready.
   if (!arm_watch(*w)) context_.log.error("io_uring: cannot re-arm the watch on fd {}", w->fd);
-  if (res > 0) w->notify(*w, static_cast<std::uint32_t>(res));
+  // POLLRDBAND was only added to catch urgent-data wake-ups (arm_watch): report what was asked for.
+  const auto revents = static_cast<std::uint32_t>(res) & (w->events | POLLERR | POLLHUP | POLLNVAL);
+  if (res > 0) w->notify(*w, revents != 0 ? revents : static_cast<std::uint32_t>(res));
 }
 
 void UringBackend::on_wake_completion(int res) noexcept {

@@ -111,7 +111,11 @@ int UringBackend::issue(HandleState& hs, IoOp& op) noexcept {
       break;
     case OpKind::wait_readable: io_uring_prep_poll_add(sqe, hs.fd, POLLIN); break;
     case OpKind::wait_writable: io_uring_prep_poll_add(sqe, hs.fd, POLLOUT); break;
-    case OpKind::wait_urgent: io_uring_prep_poll_add(sqe, hs.fd, POLLPRI); break;
+    case OpKind::wait_urgent:
+      // TCP's urgent-data wake-up carries no POLLPRI in its key (Linux 6.18), and io_uring drops a wake-up whose
+      // key misses the asked events: ask POLLRDBAND too (the re-poll then reports POLLPRI).
+      io_uring_prep_poll_add(sqe, hs.fd, POLLPRI | POLLRDBAND);
+      break;
     case OpKind::recv_pooled:  // served by the multishot, never issued on its own
       io_uring_prep_nop(sqe);
       r.op = nullptr;
@@ -216,7 +220,7 @@ bool UringBackend::arm_watch(Watcher& w) noexcept {
   io_uring_sqe* sqe = prepare(slot);
   if (!sqe) return false;
   requests_[slot].watcher = &w;
-  io_uring_prep_poll_add(sqe, w.fd, w.events);
+  io_uring_prep_poll_add(sqe, w.fd, (w.events & POLLPRI) ? w.events | POLLRDBAND : w.events);  // as wait_urgent
   io_uring_sqe_set_data64(sqe, requests_.user_data(slot));
   w.backend_token = std::uint64_t{slot} + 1;
   return true;
