@@ -139,6 +139,15 @@ void UringBackend::on_multishot_completion(std::uint32_t slot, int res, std::uin
       hs.terminal = res;  // EMFILE / ENFILE end the multishot; the next accept re-arms it
     }
   } else if (res > 0) {
+    Lane& lane = hs.lane(Direction::read);
+    if (hs.arrivals.empty() && lane.head && lane.head->kind == OpKind::recv_pooled && lane.request == kNoSlot) {
+      // The common case: a receive is waiting and nothing is queued before this data. Hand it over directly.
+      IoOp& op = *std::exchange(lane.head, nullptr);
+      op.leased = std::move(data);
+      complete(op, res);
+      if (hs.handle) advance_lane(hs, Direction::read);
+      return;
+    }
     hs.arrivals.push_back({res, std::move(data)});
   } else if (res == 0) {
     hs.terminal = 0;
