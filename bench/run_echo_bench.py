@@ -386,7 +386,7 @@ def main():
         args.server_cpu if args.taskset else "-", args.client_cpu if args.taskset else "-"))
     if load1 > 0.5:
         log("warning: load average is %.2f: other work is running and will add noise, most to msgs/s and "
-            "latency, least to CPU/msg" % load1)
+            "latency, and somewhat (up to ~2x seen here) to CPU/msg" % load1)
 
     t0 = time.monotonic()
     out = {"config": {k: v for k, v in vars(args).items()}, "servers": servers, "loadavg_start": os.getloadavg()}
