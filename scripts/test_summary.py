@@ -24,7 +24,9 @@ log = build / "meson-logs" / "testlog.json"
 if log.exists():
     for line in log.read_text().splitlines():
         entry = json.loads(line)
-        if entry.get("result") not in ("OK", "SKIP", "EXPECTEDFAIL") and entry["name"].split(":")[-1].strip() not in reported:
+        # meson names a test "project:suite / name"; its report is <name>.xml.
+        name = entry["name"].split(":")[-1].split("/")[-1].strip()
+        if entry.get("result") not in ("OK", "SKIP", "EXPECTEDFAIL") and name not in reported:
             failed += 1
             print(f"test executable failed without a report: {entry['name']} ({entry.get('result')})")
 
