@@ -104,6 +104,9 @@ struct IoHandle {
   bool readable = true;
   bool writable = true;
   bool registered = false;  // epoll: in the interest set (one epoll_ctl per descriptor lifetime)
+  // epoll: the peer's FIN (EPOLLRDHUP) or an error was announced. End of stream is sticky and gets no edge
+  // of its own once announced, so from then on a short read does not mean "wait for the next edge".
+  bool read_closed = false;
 
   // Private to the io_uring backend: registered-file slot and per-handle multishot state.
   std::int32_t fixed_slot = -1;

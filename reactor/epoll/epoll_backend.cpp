@@ -236,7 +236,8 @@ class EpollBackend final : public Backend {
   }
 
   static void note_read(IoHandle& h, int r, std::size_t requested) noexcept {
-    if (r == -EAGAIN || (r > 0 && h.stream && static_cast<std::size_t>(r) < requested)) h.readable = false;
+    if (r == -EAGAIN || (r > 0 && h.stream && !h.read_closed && static_cast<std::size_t>(r) < requested))
+      h.readable = false;
   }
 
   static int perform_connect(IoOp& op) noexcept {
@@ -269,6 +270,7 @@ class EpollBackend final : public Backend {
   void dispatch(IoHandle& h, std::uint32_t events) noexcept {
     dispatching_ = &h;
     constexpr std::uint32_t kFailure = EPOLLERR | EPOLLHUP;
+    if (events & (EPOLLRDHUP | kFailure)) h.read_closed = true;
     if (events & (EPOLLIN | EPOLLRDHUP | kFailure)) {
       h.readable = true;
       retry(h, Direction::read);
