@@ -23,18 +23,57 @@ enum class Errc : int {
   operation_in_progress,  // a second operation of a kind that allows only one at a time
   timed_out,              // an rfarm-side deadline (connect timeout, handshake timeout) expired
   backend_unavailable,    // the requested I/O backend cannot run on this kernel
-  invalid_address,        // text that does not parse as an address
+  invalid_address,        // address text malformed as a whole (missing ']', junk after it, empty)
   line_too_long,          // a delimited read exceeded its length limit
   control_truncated,      // ancillary data did not fit (MSG_CTRUNC): passed descriptors were lost
   host_not_found,         // a name lookup found no such host (DNS NXDOMAIN, not in the hosts file)
   no_address,             // the host exists but has no address of the family asked for (DNS NODATA)
   service_not_found,      // a service name that /etc/services does not list
   name_server_failure,    // the name servers failed, refused or answered garbage (SERVFAIL, REFUSED)
+  invalid_ip,             // the host part is not an IPv4 or IPv6 literal
+  invalid_port,           // the port is missing, not a number, or above 65535
+  invalid_scope,          // the "%scope" is empty, names no interface, or follows an IPv4 address
 };
 
 const std::error_category& rfarm_category() noexcept;
 
 inline std::error_code make_error_code(Errc e) noexcept { return {static_cast<int>(e), rfarm_category()}; }
+
+// Portable conditions for network failures. std::errc covers most of them, but not EHOSTDOWN or ESHUTDOWN
+// (libstdc++ maps those to no generic condition), and it has no "none of the above": Condition names each
+// one rfarm callers branch on, so
+//     if (ec == rfarm::Condition::host_down) ...          // EHOSTDOWN
+//     switch (rfarm::condition_of(ec)) { ... }           // Condition::unknown: look at ec.value() (errno)
+// A Condition matches the errno in system_category() and generic_category(); timed_out also matches
+// rfarm's own Errc::timed_out (a connect deadline), and invalid_address every address-text Errc.
+enum class Condition : int {
+  address_in_use = 1,      // EADDRINUSE
+  address_not_available,   // EADDRNOTAVAIL
+  network_down,            // ENETDOWN
+  network_reset,           // ENETRESET
+  network_unreachable,     // ENETUNREACH
+  host_down,               // EHOSTDOWN (no std::errc)
+  host_unreachable,        // EHOSTUNREACH
+  connection_aborted,      // ECONNABORTED
+  connection_reset,        // ECONNRESET
+  connection_refused,      // ECONNREFUSED
+  timed_out,               // ETIMEDOUT, Errc::timed_out
+  no_buffer_space,         // ENOBUFS
+  shutdown,                // ESHUTDOWN (no std::errc)
+  protocol_not_available,  // ENOPROTOOPT
+  invalid_address,         // Errc::invalid_address / invalid_ip / invalid_port / invalid_scope
+  unknown,                 // any other failure: the raw errno (or rfarm code) stays in the error_code
+};
+
+const std::error_category& condition_category() noexcept;
+
+inline std::error_condition make_error_condition(Condition c) noexcept {
+  return {static_cast<int>(c), condition_category()};
+}
+
+// The Condition a failure matches, or unknown (ec.value() keeps the errno). Meant for failures: a success
+// has no condition and gives unknown too.
+Condition condition_of(const std::error_code& ec) noexcept;
 
 // errno (positive) to error_code.
 inline std::error_code errno_code(int err) noexcept { return {err, std::system_category()}; }
@@ -53,3 +92,5 @@ inline std::unexpected<std::error_code> fail_errno() noexcept { return std::unex
 
 template <>
 struct std::is_error_code_enum<rfarm::Errc> : std::true_type {};
+template <>
+struct std::is_error_condition_enum<rfarm::Condition> : std::true_type {};
