@@ -14,22 +14,81 @@ Result<std::uint16_t> parse_port(std::string_view text) {
   unsigned value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value > 65535)
-    return fail(Errc::invalid_address);
+    return fail(Errc::invalid_port);
   return static_cast<std::uint16_t>(value);
 }
 
+// A numeric scope is taken as the index itself; a name must be an existing interface (RFC 4007 section 11).
 Result<std::uint32_t> parse_scope(std::string_view scope) {
-  if (scope.empty()) return fail(Errc::invalid_address);
+  if (scope.empty() || scope.size() >= IF_NAMESIZE) return fail(Errc::invalid_scope);
   unsigned value = 0;
   auto [end, ec] = std::from_chars(scope.data(), scope.data() + scope.size(), value);
   if (ec == std::errc() && end == scope.data() + scope.size()) return value;
   std::string name(scope);
   unsigned index = ::if_nametoindex(name.c_str());
-  if (index == 0) return fail(Errc::invalid_address);
+  if (index == 0) return fail(Errc::invalid_scope);
   return index;
 }
 
+void append_hex(std::string& out, std::uint16_t word) {
+  char buf[4];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, word, 16);  // lowercase, no leading zeros
+  out.append(buf, end);
+}
+
+void append_ipv4(std::string& out, const std::uint8_t* o) {
+  for (int i = 0; i < 4; ++i) {
+    if (i) out += '.';
+    out += std::to_string(o[i]);
+  }
+}
+
 }  // namespace
+
+// RFC 5952 section 4: lowercase hex without leading zeros; the longest run of two or more zero groups
+// becomes "::" (the leftmost run on a tie); a single zero group stays "0". Section 5: IPv4-mapped addresses
+// end in dotted decimal. glibc's inet_ntop also prints the deprecated IPv4-compatible form (::0.2.0.2 for
+// ::2:2, RFC 4291 section 2.5.5.1), so rfarm formats IPv6 itself.
+std::string format_ipv6(std::span<const std::uint8_t, 16> octets) {
+  std::uint16_t words[8];
+  for (int i = 0; i < 8; ++i) words[i] = static_cast<std::uint16_t>(octets[2 * i] << 8 | octets[2 * i + 1]);
+
+  std::string out;
+  bool mapped = words[0] == 0 && words[1] == 0 && words[2] == 0 && words[3] == 0 && words[4] == 0 &&
+                words[5] == 0xffff;
+  if (mapped) {
+    out = "::ffff:";
+    append_ipv4(out, octets.data() + 12);
+    return out;
+  }
+
+  int best_start = -1, best_length = 0;
+  for (int i = 0; i < 8;) {
+    if (words[i] != 0) {
+      ++i;
+      continue;
+    }
+    int j = i;
+    while (j < 8 && words[j] == 0) ++j;
+    if (j - i > best_length) {  // strictly longer: the leftmost run wins a tie
+      best_start = i;
+      best_length = j - i;
+    }
+    i = j;
+  }
+  if (best_length < 2) best_start = -1;
+
+  for (int i = 0; i < 8; ++i) {
+    if (i == best_start) {
+      out += "::";
+      i += best_length - 1;
+      continue;
+    }
+    if (i > 0 && i != best_start + best_length) out += ':';
+    append_hex(out, words[i]);
+  }
+  return out;
+}
 
 Address Address::ipv4(std::array<std::uint8_t, 4> octets, std::uint16_t port) noexcept {
   Address a;
@@ -63,53 +122,63 @@ Address Address::any_v6(std::uint16_t port) noexcept { return ipv6({}, port); }
 Result<Address> Address::from_ip(std::string_view ip, std::uint16_t port) {
   std::string_view host = ip;
   std::string_view scope;
+  bool has_scope = false;
   if (auto pct = host.find('%'); pct != std::string_view::npos) {
     scope = host.substr(pct + 1);
     host = host.substr(0, pct);
+    has_scope = true;
   }
-  if (host.size() >= INET6_ADDRSTRLEN) return fail(Errc::invalid_address);
+  if (host.empty() || host.size() >= INET6_ADDRSTRLEN) return fail(Errc::invalid_ip);
   char buf[INET6_ADDRSTRLEN];
   std::memcpy(buf, host.data(), host.size());
   buf[host.size()] = '\0';
   std::array<std::uint8_t, 16> octets{};
-  if (scope.empty() && ::inet_pton(AF_INET, buf, octets.data()) == 1)
+  if (::inet_pton(AF_INET, buf, octets.data()) == 1) {
+    if (has_scope) return fail(Errc::invalid_scope);  // zones are an IPv6 notion (RFC 4007)
     return ipv4({octets[0], octets[1], octets[2], octets[3]}, port);
-  if (::inet_pton(AF_INET6, buf, octets.data()) == 1) {
-    std::uint32_t scope_id = 0;
-    if (ip.find('%') != std::string_view::npos) {
-      auto parsed = parse_scope(scope);
-      if (!parsed) return fail(parsed.error());
-      scope_id = *parsed;
-    }
-    return ipv6(octets, port, scope_id);
   }
-  return fail(Errc::invalid_address);
+  if (::inet_pton(AF_INET6, buf, octets.data()) != 1) return fail(Errc::invalid_ip);
+  std::uint32_t scope_id = 0;
+  if (has_scope) {
+    auto parsed = parse_scope(scope);
+    if (!parsed) return fail(parsed.error());
+    scope_id = *parsed;
+  }
+  return ipv6(octets, port, scope_id);
 }
 
 Result<Address> Address::parse(std::string_view text) {
-  if (text.starts_with('[')) {
+  if (text.empty()) return fail(Errc::invalid_address);
+  std::string_view host = text;
+  std::string_view port_text;
+  bool has_port = false;
+  bool bracketed = text.starts_with('[');
+  if (bracketed) {
     auto close = text.find(']');
     if (close == std::string_view::npos) return fail(Errc::invalid_address);
-    std::string_view host = text.substr(1, close - 1);
+    host = text.substr(1, close - 1);
     std::string_view rest = text.substr(close + 1);
-    std::uint16_t port = 0;
     if (!rest.empty()) {
       if (rest[0] != ':') return fail(Errc::invalid_address);
-      auto p = parse_port(rest.substr(1));
-      if (!p) return fail(p.error());
-      port = *p;
+      port_text = rest.substr(1);
+      has_port = true;
     }
-    auto a = from_ip(host, port);
-    if (a && a->family() != AddressFamily::ipv6) return fail(Errc::invalid_address);
-    return a;
+  } else if (auto colon = text.find(':');
+             colon != std::string_view::npos && text.find(':', colon + 1) == std::string_view::npos) {
+    host = text.substr(0, colon);  // one colon: IPv4 with port (an IPv6 literal has at least two)
+    port_text = text.substr(colon + 1);
+    has_port = true;
   }
-  auto colon = text.find(':');
-  if (colon != std::string_view::npos && text.find(':', colon + 1) == std::string_view::npos) {
-    auto p = parse_port(text.substr(colon + 1));
-    if (!p) return fail(p.error());
-    return from_ip(text.substr(0, colon), *p);
+  // Left to right: a bad host is reported before a bad port.
+  auto address = from_ip(host, 0);
+  if (!address) return address;
+  if (bracketed && address->family() != AddressFamily::ipv6) return fail(Errc::invalid_ip);
+  if (has_port) {
+    auto port = parse_port(port_text);
+    if (!port) return fail(port.error());
+    address->set_port(*port);
   }
-  return from_ip(text, 0);  // bare IPv4 or IPv6 literal
+  return address;
 }
 
 Result<Address> Address::unix_path(std::string_view path) {
@@ -210,15 +279,13 @@ std::string_view Address::unix_name() const noexcept {
 }
 
 std::string Address::ip_string() const {
-  char buf[INET6_ADDRSTRLEN + IF_NAMESIZE + 2] = {};
   if (family() == AddressFamily::ipv4) {
-    ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, buf, sizeof buf);
-    return buf;
+    std::string s;
+    append_ipv4(s, octets().data());
+    return s;
   }
   if (family() == AddressFamily::ipv6) {
-    // glibc's inet_ntop writes RFC 5952 text: lowercase, longest zero run (>= 2 groups) as "::".
-    ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, buf, sizeof buf);
-    std::string s = buf;
+    std::string s = format_ipv6(octets().first<16>());
     if (std::uint32_t scope = scope_id()) {
       char name[IF_NAMESIZE];
       s += '%';

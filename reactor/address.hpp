@@ -32,8 +32,11 @@ class Address {
 
   // "1.2.3.4:80", "[::1]:80", "[fe80::1%eth0]:80", "[fe80::1%2]:80"; a bare IP without port gets port 0.
   // Unix addresses have their own factories (a path has no unambiguous text form here).
+  // A failure says which part was bad (all compare equal to Condition::invalid_address and
+  // std::errc::invalid_argument): Errc::invalid_ip (the host), invalid_port, invalid_scope (an empty or unknown
+  // zone, or a zone on IPv4), invalid_address (the shape: empty text, "[" without "]", junk after "]").
   static Result<Address> parse(std::string_view text);
-  // Host literal and port separately ("::1", 80).
+  // Host literal and port separately ("::1", 80; "fe80::1%eth0", 80). Errors as for parse().
   static Result<Address> from_ip(std::string_view ip, std::uint16_t port);
   static Address ipv4(std::array<std::uint8_t, 4> octets, std::uint16_t port) noexcept;
   static Address ipv6(const std::array<std::uint8_t, 16>& octets, std::uint16_t port, std::uint32_t scope_id = 0) noexcept;
@@ -43,7 +46,12 @@ class Address {
   static Address any_v6(std::uint16_t port) noexcept;
   static Result<Address> unix_path(std::string_view path);
   static Result<Address> unix_abstract(std::string_view name);
+  // From what the kernel filled in (accept, getsockname, recvmsg); the way back is storage() with
+  // native_length(), or native() for the sockaddr pointer. Unsupported families: address_family_not_supported.
   static Result<Address> from_sockaddr(const sockaddr* sa, socklen_t length);
+  static Result<Address> from_sockaddr(const sockaddr_storage& ss, socklen_t length) {
+    return from_sockaddr(reinterpret_cast<const sockaddr*>(&ss), length);
+  }
 
   AddressFamily family() const noexcept;
   bool is_ip() const noexcept { return family() == AddressFamily::ipv4 || family() == AddressFamily::ipv6; }
@@ -58,7 +66,8 @@ class Address {
   std::string_view unix_name() const noexcept;
   bool is_abstract() const noexcept;
 
-  // "1.2.3.4:80", "[::1]:80", "/run/x.sock", "@abstract"; ip_string() is the host part alone.
+  // "1.2.3.4:80", "[::1]:80", "/run/x.sock", "@abstract"; ip_string() is the host part alone. IPv6 is in
+  // RFC 5952 form (format_ipv6) and a scope prints as the interface name, or its index if it has none.
   std::string to_string() const;
   std::string ip_string() const;
 
@@ -74,6 +83,9 @@ class Address {
   sockaddr_storage storage_{};
   socklen_t length_ = 0;
 };
+
+// RFC 5952 canonical text of an IPv6 address, without a scope: "2001:db8::1:0:0:1", "::ffff:192.0.2.1".
+std::string format_ipv6(std::span<const std::uint8_t, 16> octets);
 
 }  // namespace rfarm
 
