@@ -107,6 +107,9 @@ struct IoHandle {
   // epoll: the peer's FIN (EPOLLRDHUP) or an error was announced. End of stream is sticky and gets no edge
   // of its own once announced, so from then on a short read does not mean "wait for the next edge".
   bool read_closed = false;
+  // epoll: urgent data was announced (EPOLLPRI). A TCP read stops short at the urgent mark (tcp(7)), so from
+  // then on a short read does not prove the receive queue drained.
+  bool urgent_seen = false;
 
   // Private to the io_uring backend: registered-file slot and per-handle multishot state.
   std::int32_t fixed_slot = -1;

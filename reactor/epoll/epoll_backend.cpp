@@ -236,7 +236,8 @@ class EpollBackend final : public Backend {
   }
 
   static void note_read(IoHandle& h, int r, std::size_t requested) noexcept {
-    if (r == -EAGAIN || (r > 0 && h.stream && !h.read_closed && static_cast<std::size_t>(r) < requested))
+    if (r == -EAGAIN ||
+        (r > 0 && h.stream && !h.urgent_seen && !h.read_closed && static_cast<std::size_t>(r) < requested))
       h.readable = false;
   }
 
@@ -271,6 +272,7 @@ class EpollBackend final : public Backend {
     dispatching_ = &h;
     constexpr std::uint32_t kFailure = EPOLLERR | EPOLLHUP;
     if (events & (EPOLLRDHUP | kFailure)) h.read_closed = true;
+    if (events & EPOLLPRI) h.urgent_seen = true;
     if (events & (EPOLLIN | EPOLLRDHUP | kFailure)) {
       h.readable = true;
       retry(h, Direction::read);
