@@ -16,10 +16,15 @@
 
 #include <sys/socket.h>
 
+#include <chrono>
 #include <span>
+#include <string>
+#include <string_view>
 
 #include "lib/task.hpp"
 #include "reactor/stream_ops.hpp"
+#include "reactor/tcp_info.hpp"
+#include "reactor/urgent_ops.hpp"
 
 namespace rfarm {
 
@@ -34,6 +39,8 @@ struct StreamState final : SocketState {
   HandlerOperation<SendSome> send_some;
   HandlerOperation<SendAll> send_all;
   HandlerOperation<ConnectLogic> connect;
+  HandlerOperation<WaitUrgent> wait_urgent;
+  HandlerOperation<RecvUrgent> recv_urgent;
 };
 }  // namespace detail
 
@@ -93,6 +100,52 @@ class StreamSocket : public Socket {
   std::error_code shutdown(ShutdownHow how) noexcept;
   std::error_code set_nodelay(bool on) noexcept { return set(option::NoDelay(on)); }
   std::error_code set_keepalive(bool on) noexcept { return set(option::KeepAlive(on)); }
+  // Lingering close: with on and a timeout, close() waits (blocking!) up to timeout for unsent data; use it
+  // with timeout 0, or better abort(), to reset the connection instead.
+  std::error_code set_linger(bool on, std::chrono::seconds timeout) noexcept {
+    return set(option::Linger(on, timeout));
+  }
+  // Abortive close: drops unsent data and sends a RST (SO_LINGER with timeout 0, socket(7)); the peer's next
+  // receive fails with connection_reset. Pending operations complete with operation_canceled, as for close().
+  void abort() noexcept;
+
+  // --- TCP only (a Unix-domain socket refuses these with EOPNOTSUPP) ----------------------------------------
+  // Keep-alive on, first probe after idle without traffic, then every interval, reset after count misses.
+  //     sock.set_keepalive(60s, 10s, 5);     // a dead peer is noticed within 110 s
+  std::error_code set_keepalive(std::chrono::seconds idle, std::chrono::seconds interval, int count) noexcept;
+  // Unacknowledged data older than timeout fails the connection with timed_out (TCP_USER_TIMEOUT, RFC 5482).
+  std::error_code set_user_timeout(std::chrono::milliseconds timeout) noexcept {
+    return set(option::UserTimeout(static_cast<int>(timeout.count())));
+  }
+  std::error_code set_quickack(bool on) noexcept { return set(option::QuickAck(on)); }
+  // Congestion control by name: "cubic", "reno", "bbr" (net.ipv4.tcp_available_congestion_control).
+  Result<std::string> congestion_control() const;
+  std::error_code set_congestion_control(std::string_view name) noexcept { return set(option::Congestion(name)); }
+  // TCP_INFO: state, round-trip times, congestion window, retransmissions, byte counters.
+  Result<TcpInfo> tcp_info() const noexcept { return read_tcp_info(native_handle()); }
+
+  // --- TCP urgent ("out-of-band") data, tcp(7) ------------------------------------------------------------
+  // TCP marks one urgent byte at a time: a newer one moves the mark and an unread older one is lost.
+  // RFC 6093 advises new protocols against urgent data; it is here for the old ones (telnet, FTP ABOR).
+  //     co_await sock.send_urgent(rfarm::as_bytes("!"));  // the last byte sent is the urgent one
+  //     auto b = co_await peer.recv_urgent();              // Result<std::byte>: '!' out of band
+  using WaitUrgentAwaitable = detail::OperationAwaitable<detail::WaitUrgent>;
+  using RecvUrgentAwaitable = detail::OperationAwaitable<detail::RecvUrgent>;
+  using UrgentHandler = detail::HandlerOperation<detail::RecvUrgent>::Handler;
+
+  SendAwaitable send_urgent(ConstBytes data) noexcept { return SendAwaitable(state(), data, MSG_OOB); }
+  // Completes when urgent data is pending (POLLPRI), or on an error or hang-up (a half-close does not end it).
+  WaitUrgentAwaitable wait_urgent() noexcept { return WaitUrgentAwaitable(state()); }
+  // Waits for the urgent byte and takes it out of band. A reset reports connection_reset, a full close
+  // end_of_stream; with SO_OOBINLINE on it fails with invalid_argument (the byte stays in the stream: find it
+  // with at_mark()).
+  RecvUrgentAwaitable recv_urgent() noexcept { return RecvUrgentAwaitable(state()); }
+  void async_send_urgent(ConstBytes data, SizeHandler handler);
+  void async_wait_urgent(ErrorHandler handler);
+  void async_recv_urgent(UrgentHandler handler);
+  // Whether the next byte to read is the urgent mark (SIOCATMARK, sockatmark(3)): reads stop short of it, so
+  // with SO_OOBINLINE the urgent byte is the first byte of the read after at_mark() turns true.
+  Result<bool> at_mark() const noexcept;
 
  private:
   explicit StreamSocket(std::unique_ptr<detail::StreamState> state) noexcept : Socket(std::move(state)) {}
