@@ -14,7 +14,7 @@
 
 namespace rfarm::detail {
 
-class ProvidedBufferRing final : public BufferSource {
+class [[gnu::visibility("hidden")]] ProvidedBufferRing final : public BufferSource {
  public:
   // entries: a power of two up to 32768 (buffer ids are 16 bits).
   static Result<std::unique_ptr<ProvidedBufferRing>> create(io_uring& ring, unsigned entries,

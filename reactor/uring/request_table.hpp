@@ -7,7 +7,8 @@
 #include <liburing.h>
 
 #include <cstdint>
-#include <deque>
+#include <memory>
+#include <vector>
 
 #include "reactor/io_op.hpp"
 
@@ -52,22 +53,24 @@ class RequestTable {
   // A fresh slot, or kNoSlot when memory runs out.
   std::uint32_t acquire() noexcept {
     if (free_ == kNoSlot) {
-      try {
-        slots_.emplace_back();
-      } catch (...) {
-        return kNoSlot;
+      if (size_ % kChunk == 0) {
+        try {
+          chunks_.push_back(std::make_unique<Request[]>(kChunk));
+        } catch (...) {
+          return kNoSlot;
+        }
       }
       ++in_use_;
-      return static_cast<std::uint32_t>(slots_.size() - 1);
+      return size_++;
     }
     std::uint32_t slot = free_;
-    free_ = slots_[slot].next_free;
+    free_ = (*this)[slot].next_free;
     ++in_use_;
     return slot;
   }
 
   void release(std::uint32_t slot) noexcept {
-    Request& r = slots_[slot];
+    Request& r = (*this)[slot];
     std::uint32_t generation = r.generation + 1;
     r = Request{};
     r.generation = generation;
@@ -76,24 +79,28 @@ class RequestTable {
     --in_use_;
   }
 
-  Request& operator[](std::uint32_t slot) noexcept { return slots_[slot]; }
+  // Chunks of a power-of-two size: indexing is a shift and a mask, and references stay valid while the
+  // table grows.
+  Request& operator[](std::uint32_t slot) noexcept { return chunks_[slot / kChunk][slot % kChunk]; }
 
-  std::uint64_t user_data(std::uint32_t slot) const noexcept {
-    return (std::uint64_t{slots_[slot].generation} << 32) | slot;
+  std::uint64_t user_data(std::uint32_t slot) noexcept {
+    return (std::uint64_t{(*this)[slot].generation} << 32) | slot;
   }
 
   // The slot user_data names, or kNoSlot for a special value or a stale one.
-  std::uint32_t lookup(std::uint64_t user_data) const noexcept {
+  std::uint32_t lookup(std::uint64_t user_data) noexcept {
     auto slot = static_cast<std::uint32_t>(user_data);
-    if (slot >= slots_.size()) return kNoSlot;
-    if (slots_[slot].generation != static_cast<std::uint32_t>(user_data >> 32)) return kNoSlot;
+    if (slot >= size_) return kNoSlot;
+    if ((*this)[slot].generation != static_cast<std::uint32_t>(user_data >> 32)) return kNoSlot;
     return slot;
   }
 
   std::size_t in_use() const noexcept { return in_use_; }
 
  private:
-  std::deque<Request> slots_;  // a deque: references stay valid while it grows
+  static constexpr std::uint32_t kChunk = 256;
+  std::vector<std::unique_ptr<Request[]>> chunks_;
+  std::uint32_t size_ = 0;
   std::uint32_t free_ = kNoSlot;
   std::size_t in_use_ = 0;
 };

@@ -20,6 +20,8 @@ void UringTuning::apply(std::string_view spec) noexcept {
     std::string_view item = spec.substr(0, comma);
     if (item == "no-defer-taskrun") defer_taskrun = false;
     if (item == "no-fixed-files") fixed_files = false;
+    if (item == "no-registered-ring") registered_ring = false;
+    if (item == "direct-send") direct_send = true;
     if (item == "no-direct-send") direct_send = false;
     if (item == "no-multishot-accept") multishot_accept = false;
     spec = comma == std::string_view::npos ? std::string_view{} : spec.substr(comma + 1);

@@ -12,12 +12,14 @@
 
 namespace rfarm::detail {
 
-// What the backend may use; each field was measured (reactor/uring/README.md) and can be switched off with
-// RFARM_URING_TUNE=no-defer-taskrun,no-fixed-files,no-direct-send,no-multishot-accept (for comparisons).
+// What the backend may use; each choice was measured (reactor/uring/README.md). RFARM_URING_TUNE switches
+// them for comparisons: no-defer-taskrun, no-fixed-files, no-registered-ring, no-multishot-accept, and
+// direct-send (off by default: it measured slower than a batched SEND SQE).
 struct UringTuning {
   bool defer_taskrun = true;     // IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN (else COOP_TASKRUN)
   bool fixed_files = true;       // registered descriptors for sockets (IOSQE_FIXED_FILE)
-  bool direct_send = true;       // try send(2) before queuing an SQE
+  bool registered_ring = true;   // io_uring_register_ring_fd: io_uring_enter skips the fd lookup
+  bool direct_send = false;      // try send(2) before queuing an SQE
   bool multishot_accept = true;  // one accept SQE for many connections
 
   static UringTuning from_environment() noexcept;

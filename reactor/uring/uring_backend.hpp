@@ -68,7 +68,8 @@ struct HandleState : ListHook {
   Lane& lane(Direction d) noexcept { return lanes[static_cast<int>(d)]; }
 };
 
-class UringBackend final : public Backend {
+// Hidden: private to the library, so calls between its parts bind directly instead of through the PLT.
+class [[gnu::visibility("hidden")]] UringBackend final : public Backend {
  public:
   UringBackend(const BackendContext& context, std::unique_ptr<OwnedRing> ring,
                std::unique_ptr<ProvidedBufferRing> buffers, int wake_fd, const UringTuning& tuning) noexcept;
@@ -98,7 +99,10 @@ class UringBackend final : public Backend {
   // --- handles and lanes (uring_lanes.cpp)
   HandleState* state_of(IoHandle& h) noexcept;
   void ref(HandleState& hs) noexcept { ++hs.refs; }
-  void unref(HandleState& hs) noexcept;
+  void unref(HandleState& hs) noexcept {
+    if (--hs.refs == 0) free_state(hs);
+  }
+  void free_state(HandleState& hs) noexcept;
   bool try_now(HandleState& hs, IoOp& op) noexcept;
   bool engage(HandleState& hs, IoOp& op) noexcept;
   void serve_head(HandleState& hs, Direction d) noexcept;
@@ -143,6 +147,7 @@ class UringBackend final : public Backend {
   UringTuning tuning_;
   bool taskrun_flag_;                 // IORING_SQ_TASKRUN tells when entering the kernel would post CQEs
   RequestTable requests_;
+  bool started_ = false;              // enable_if_needed() ran
   std::uint64_t epoch_ = 1;           // bumped by every submit: a request of the current epoch is unsubmitted
   std::uint64_t wake_value_ = 0;      // the eventfd read's buffer
   IoOp* restarting_ = nullptr;        // the op whose completion is running: restarting keeps its lane place
@@ -159,7 +164,7 @@ class UringBackend final : public Backend {
 };
 
 // Keeps a HandleState alive across a call that may close its handle.
-struct HandleRef {
+struct [[gnu::visibility("hidden")]] HandleRef {
   HandleRef(UringBackend& b, HandleState& h) noexcept : backend(b), hs(h) { backend.ref(hs); }
   ~HandleRef() { backend.unref(hs); }
   HandleRef(const HandleRef&) = delete;

@@ -82,8 +82,7 @@ HandleState* UringBackend::state_of(IoHandle& h) noexcept {
   return hs;
 }
 
-void UringBackend::unref(HandleState& hs) noexcept {
-  if (--hs.refs > 0) return;
+void UringBackend::free_state(HandleState& hs) noexcept {
   IntrusiveList<HandleState>::unlink(hs);
   delete &hs;
 }

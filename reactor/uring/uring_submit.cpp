@@ -13,13 +13,20 @@ namespace {
 constexpr int kAcceptFlags = SOCK_NONBLOCK | SOCK_CLOEXEC;
 }
 
+// Runs once, in the thread that first submits: the loop's thread.
 void UringBackend::enable_if_needed() noexcept {
-  if (!owned_ring_->disabled) return;
-  owned_ring_->disabled = false;
-  // With SINGLE_ISSUER, the thread that enables the ring is the only one that may submit to it.
-  // liburing 2.3 declares io_uring_enable_rings but its shared library does not export it.
-  if (::syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0) < 0)
-    context_.log.error("io_uring: enabling the ring failed: {}", last_errno().message());
+  if (started_) return;
+  started_ = true;
+  if (owned_ring_->disabled) {
+    owned_ring_->disabled = false;
+    // With SINGLE_ISSUER, the thread that enables the ring is the only one that may submit to it.
+    // liburing 2.3 declares io_uring_enable_rings but its shared library does not export it.
+    if (::syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0) < 0)
+      context_.log.error("io_uring: enabling the ring failed: {}", last_errno().message());
+  }
+  // A registered ring fd spares every io_uring_enter the descriptor lookup. It is per thread, like the
+  // single issuer.
+  if (tuning_.registered_ring) io_uring_register_ring_fd(&ring_);
 }
 
 void UringBackend::submit_now() noexcept {
