@@ -2,11 +2,14 @@
 //
 //   echo-server --listen tcp:127.0.0.1:0 [--backend epoll|uring|auto] [--spin-us N]
 //   echo-server --listen udp:127.0.0.1:0 | unixpacket:/tmp/echo.sock     (datagrams / records, batched)
+//   echo-server --listen tls:127.0.0.1:0 --tls-cert F --tls-key F [--tls-ca F] [--require-client-cert]
 //
 // The first line on stdout is the bound endpoint (tcp:127.0.0.1:40123), so scripts can start it on port 0.
 // SIGINT / SIGTERM stop it cleanly.
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include <csignal>
@@ -15,6 +18,7 @@
 #include "reactor/stream_listener.hpp"
 #include "tools/echo_server_dgram.hpp"
 #include "tools/endpoint.hpp"
+#include "tools/tls_echo.hpp"
 
 using namespace rfarm;
 
@@ -45,7 +49,8 @@ Task<void> accept_loop(Reactor& reactor, StreamListener& listener) {
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "echo-server: %s\n"
-               "usage: echo-server --listen tcp:HOST:PORT|unix:PATH|udp:HOST:PORT|unixpacket:PATH [--backend epoll|uring|auto] [--spin-us N]\n",
+               "usage: echo-server --listen tcp:HOST:PORT|unix:PATH|udp:HOST:PORT|unixpacket:PATH [--backend epoll|uring|auto] [--spin-us N]\n"
+               "       echo-server --listen tls:HOST:PORT --tls-cert F --tls-key F [--tls-ca F] [--require-client-cert]\n",
                why);
   std::exit(2);
 }
@@ -55,6 +60,7 @@ Task<void> accept_loop(Reactor& reactor, StreamListener& listener) {
 int main(int argc, char** argv) {
   std::string_view listen_text;
   ReactorOptions options;
+  tools::TlsEchoOptions tls_options;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     auto value = [&]() -> std::string_view {
@@ -69,6 +75,14 @@ int main(int argc, char** argv) {
       options.backend = *kind;
     } else if (arg == "--spin-us") {
       options.spin = std::chrono::microseconds(std::atoi(std::string(value()).c_str()));
+    } else if (arg == "--tls-cert") {
+      tls_options.certificate_file = value();
+    } else if (arg == "--tls-key") {
+      tls_options.key_file = value();
+    } else if (arg == "--tls-ca") {
+      tls_options.ca_file = value();
+    } else if (arg == "--require-client-cert") {
+      tls_options.require_client_certificate = true;
     } else if (arg == "--help" || arg == "-h") {
       usage("echoes every byte back");
     } else {
@@ -76,7 +90,19 @@ int main(int argc, char** argv) {
     }
   }
   if (listen_text.empty()) usage("--listen is required");
-  auto endpoint = tools::parse_endpoint(listen_text);
+  const bool tls = tools::is_tls_endpoint(listen_text);
+  std::optional<TlsContext> tls_context;
+  if (tls) {
+    if (tls_options.require_client_certificate && tls_options.ca_file.empty())
+      usage("--require-client-cert needs --tls-ca");
+    auto made = tools::make_tls_echo_context(tls_options);
+    if (!made) {
+      std::fprintf(stderr, "echo-server: TLS: %s\n", made.error().message().c_str());
+      return 1;
+    }
+    tls_context = std::move(*made);
+  }
+  auto endpoint = tools::parse_endpoint(tls ? tools::tcp_endpoint_of(listen_text) : std::string(listen_text));
   if (!endpoint) usage("bad --listen endpoint");
 
   auto reactor = Reactor::create(options);
@@ -102,10 +128,16 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto bound = listener->local_address();
-  std::printf("%s\n", tools::format_endpoint(endpoint->transport, bound ? *bound : endpoint->address).c_str());
+  std::string printed = tools::format_endpoint(endpoint->transport, bound ? *bound : endpoint->address);
+  if (tls) printed.replace(0, 3, "tls");  // "tcp:..." -> "tls:..."
+  std::printf("%s\n", printed.c_str());
   std::fflush(stdout);
   loop.log().info("echo-server on {} backend", to_string(loop.backend_kind()));
-  loop.spawn(accept_loop(loop, *listener));
+  if (tls) {
+    loop.spawn(tools::tls_echo_accept_loop(loop, *listener, *tls_context));
+  } else {
+    loop.spawn(accept_loop(loop, *listener));
+  }
   loop.run();
   return 0;
 }

@@ -1,0 +1,55 @@
+#include "tools/tls_echo.hpp"
+
+#include "reactor/reactor.hpp"
+#include "reactor/tls/tls_stream.hpp"
+
+namespace rfarm::tools {
+
+using namespace std::chrono_literals;
+
+Result<TlsContext> make_tls_echo_context(const TlsEchoOptions& options) {
+  TlsContextOptions tls;
+  tls.certificate_chain_file = options.certificate_file;
+  tls.private_key_file = options.key_file;
+  tls.ca_file = options.ca_file;
+  if (!options.ca_file.empty())
+    tls.verify = options.require_client_certificate ? TlsVerify::require_peer : TlsVerify::verify_peer;
+  return TlsContext::server(tls);
+}
+
+namespace {
+
+Task<void> tls_echo(Reactor& reactor, StreamSocket conn, TlsContext context) {
+  auto tls = TlsStream::server(std::move(conn), context);
+  if (!tls) co_return;
+  if (std::error_code ec = co_await tls->handshake(10s)) {
+    reactor.log().info("TLS handshake: {}", ec.message());
+    co_return;
+  }
+  for (;;) {
+    auto data = co_await tls->recv_pooled();  // a buffer leased only when data arrives
+    if (!data) {
+      reactor.log().info("TLS receive: {}", data.error().message());
+      co_return;
+    }
+    if (data->empty()) break;  // close_notify
+    if (!co_await tls->send_all(data->bytes())) co_return;
+  }
+  co_await tls->shutdown();
+}
+
+}  // namespace
+
+Task<void> tls_echo_accept_loop(Reactor& reactor, StreamListener& listener, TlsContext context) {
+  for (;;) {
+    auto conn = co_await listener.accept();
+    if (!conn) {
+      if (conn.error() == std::errc::operation_canceled) break;
+      reactor.log().warn("accept: {}", conn.error().message());
+      continue;
+    }
+    reactor.spawn(tls_echo(reactor, std::move(*conn), context));
+  }
+}
+
+}  // namespace rfarm::tools
