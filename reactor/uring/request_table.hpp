@@ -71,9 +71,16 @@ class RequestTable {
 
   void release(std::uint32_t slot) noexcept {
     Request& r = (*this)[slot];
-    std::uint32_t generation = r.generation + 1;
-    r = Request{};
-    r.generation = generation;
+    // Field by field: assigning a Request{} temporary built it on the stack and copied it back, a
+    // store-forwarding stall that showed in the echo profile.
+    r.kind = RequestKind::lane_op;
+    r.detached = r.cancel_sent = r.neutralized = r.user_memory = false;
+    ++r.generation;
+    r.op = nullptr;
+    r.handle = nullptr;
+    r.watcher = nullptr;
+    r.sqe = nullptr;
+    r.file_slot = -1;
     r.next_free = free_;
     free_ = slot;
     --in_use_;
