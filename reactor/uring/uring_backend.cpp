@@ -3,8 +3,8 @@
 // Operations become SQEs that are submitted once per loop turn together with the wait for completions (one
 // io_uring_enter for the whole batch). Receives into pooled buffers use one multishot receive per connection
 // fed by a provided-buffer ring, so an idle connection holds no buffer and a busy one needs no SQE per
-// message; listeners use a multishot accept. Small sends try send(2) first, which beats an SQE for the
-// common case of a socket with room (measurements in reactor/uring/README.md).
+// message; listeners use a multishot accept. Sends are SQEs too: trying send(2) first measured slower than
+// letting the turn's single io_uring_enter carry them (reactor/uring/README.md).
 //
 // Safety: CQEs name slots of a request table, never caller memory, and per-handle state is backend-owned,
 // so an op abandoned or a handle freed while the kernel still holds a request is never touched again (see
