@@ -172,6 +172,30 @@ TEST_F(UringBackendTest, RingRunningDryPausesReceivingUntilBuffersComeBack) {
   EXPECT_EQ(received, sent);
 }
 
+TEST_F(UringBackendTest, PlainReceiveAfterPooledOnesGetsEveryByteInOrder) {
+  auto [a, b] = socket_pair();
+  write_all(b.native_handle(), "p");
+  bool pooled = false;
+  a.async_recv_pooled([&](Result<PooledBuffer> r) { pooled = r && r->size() == 1; });
+  ASSERT_TRUE(run_until([&] { return pooled; }));
+  // The multishot is still armed: these bytes land in the handle's arrivals before anyone asks.
+  write_all(b.native_handle(), "queued-");
+  run_for(5ms);
+  std::string got;
+  for (const char* later : {"", "after"}) {
+    write_all(b.native_handle(), later);
+    char buffer[64];
+    bool done = false;
+    a.async_recv(as_writable_bytes(std::span(buffer)), [&](Result<std::size_t> r) {
+      ASSERT_TRUE(r);
+      got.append(buffer, *r);
+      done = true;
+    });
+    ASSERT_TRUE(run_until([&] { return done; }));
+  }
+  EXPECT_EQ(got, "queued-after");
+}
+
 int g_completions = 0;
 int g_last_result = 0;
 void count_completion(detail::IoOp& op) noexcept {
