@@ -1,7 +1,10 @@
 // Task<T>: a lazily started coroutine whose result is awaited by exactly one other coroutine.
 //
 // A Task does nothing until it is awaited (or handed to Reactor::spawn, which runs it detached). Completion
-// resumes the awaiting coroutine by symmetric transfer, so long chains of tasks do not grow the stack.
+// resumes the awaiting coroutine by symmetric transfer, so long chains of tasks do not grow the stack where
+// the compiler makes that transfer a tail call (-O2, not AddressSanitizer). Code that awaits many tasks that
+// finish without suspending, in a loop, awaits them through MaybeReady (lib/maybe_ready.hpp), which runs
+// them inline and so keeps the stack flat in every build.
 //
 //     rfarm::Task<std::size_t> read_header(TcpStream& s);
 //     rfarm::Task<void> session(TcpStream s) { auto n = co_await read_header(s); ... }
@@ -26,11 +29,18 @@ namespace detail {
 
 struct TaskPromiseBase {
   std::coroutine_handle<> continuation = std::noop_coroutine();
+  // Set while an awaiter runs the task inside its own await_suspend (start_inline, used by MaybeReady). A task
+  // that finishes there returns to that call rather than resuming the awaiter from within itself: symmetric
+  // transfer keeps the stack flat only when it becomes a tail call, which GCC does not do under
+  // AddressSanitizer, so a loop awaiting tasks that complete without suspending (buffered reads) would nest
+  // a few frames per iteration until the stack overflows.
+  bool running_inline = false;
 
   struct FinalAwaiter {
     bool await_ready() const noexcept { return false; }
     template <class Promise>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> h) const noexcept {
+      if (h.promise().running_inline) return std::noop_coroutine();  // back into start_inline
       return h.promise().continuation;
     }
     void await_resume() const noexcept {}
@@ -39,6 +49,19 @@ struct TaskPromiseBase {
   std::suspend_always initial_suspend() const noexcept { return {}; }
   FinalAwaiter final_suspend() const noexcept { return {}; }
 };
+
+// Runs task until it first suspends or finishes, as the awaiter's await_suspend: returns whether the awaiter
+// must suspend (false: the task finished inline and the awaiter carries on, with no frame left nested).
+template <class Promise>
+bool start_inline(std::coroutine_handle<Promise> task, std::coroutine_handle<> awaiter) noexcept {
+  Promise& promise = task.promise();
+  promise.continuation = awaiter;
+  promise.running_inline = true;
+  task.resume();
+  if (task.done()) return false;
+  promise.running_inline = false;  // it suspended: when it finishes later it resumes the awaiter itself
+  return true;
+}
 
 template <class T>
 struct TaskPromise : TaskPromiseBase {
