@@ -181,6 +181,11 @@ void UringBackend::remove_watch(Watcher& w) noexcept {
   w.active = false;
 }
 
+UringStats uring_stats(Backend& backend) noexcept {
+  auto& b = static_cast<UringBackend&>(backend);
+  return {b.requests_in_flight(), b.buffers_leased()};
+}
+
 Result<std::unique_ptr<Backend>> make_uring_backend(const BackendContext& context) {
   const UringTuning tuning = UringTuning::from_environment();
   auto ring = open_ring(std::clamp(context.uring_entries, 64u, 32768u), tuning);

@@ -89,9 +89,8 @@ class [[gnu::visibility("hidden")]] UringBackend final : public Backend {
   // Arms the wake eventfd's read; make_uring_backend calls it once.
   std::error_code arm_wake() noexcept;
 
-  // For tests and diagnostics.
   std::size_t requests_in_flight() const noexcept { return requests_.in_use(); }
-  const ProvidedBufferRing& buffers() const noexcept { return *buffers_; }
+  std::size_t buffers_leased() const noexcept { return buffers_->leased(); }
 
  private:
   friend struct HandleRef;
@@ -162,6 +161,14 @@ class [[gnu::visibility("hidden")]] UringBackend final : public Backend {
   std::int32_t next_file_slot_ = 0;
   int no_file_ = -1;                  // FILES_UPDATE's source array for clearing a slot
 };
+
+// For tests and diagnostics; backend must be the io_uring backend. A function with default visibility, so a
+// test needs no cast to the hidden class (UBSan's vptr check would need its typeinfo).
+struct UringStats {
+  std::size_t requests_in_flight = 0;  // request-table slots the kernel still holds (the wake read is one)
+  std::size_t buffers_leased = 0;      // ring buffers held by PooledBuffers or queued arrivals
+};
+[[gnu::visibility("default")]] UringStats uring_stats(Backend& backend) noexcept;
 
 // Keeps a HandleState alive across a call that may close its handle.
 struct [[gnu::visibility("hidden")]] HandleRef {

@@ -42,7 +42,7 @@ class UringBackendTest : public ::testing::Test {
   }
 
   Reactor& reactor() { return *reactor_; }
-  detail::UringBackend& backend() { return static_cast<detail::UringBackend&>(reactor_->backend()); }
+  detail::UringStats stats() { return detail::uring_stats(reactor_->backend()); }
 
   [[nodiscard]] bool run_until(const std::function<bool()>& done, Duration limit = 5s) {
     const auto deadline = Clock::now() + limit;
@@ -110,10 +110,10 @@ TEST_F(UringBackendTest, PooledReceiveLeasesARingBufferThatGoesBackWhenReleased)
   });
   ASSERT_TRUE(run_until([&] { return done; }));
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(got.data()), got.size()), "hello");
-  EXPECT_EQ(backend().buffers().leased(), 1u);
+  EXPECT_EQ(stats().buffers_leased, 1u);
   EXPECT_EQ(reactor().receive_pool().stats().leased, 0u) << "uring receives must not use the epoll pool";
   got.reset();
-  EXPECT_EQ(backend().buffers().leased(), 0u);
+  EXPECT_EQ(stats().buffers_leased, 0u);
 }
 
 TEST_F(UringBackendTest, DataArrivingWhileNobodyReceivesWaitsInOrderBeforeEndOfStream) {
@@ -161,7 +161,7 @@ TEST_F(UringBackendTest, RingRunningDryPausesReceivingUntilBuffersComeBack) {
     return run_until([&] { return completed > before; }, 200ms);
   };
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(receive_one()) << "buffer " << i;
-  EXPECT_EQ(backend().buffers().leased(), 4u);
+  EXPECT_EQ(stats().buffers_leased, 4u);
   EXPECT_FALSE(receive_one()) << "the ring is empty: nothing can be received";
   held.clear();  // the buffers go back; the starved multishot re-arms and the pending receive completes
   ASSERT_TRUE(run_until([&] { return held.size() == 1; }));
@@ -234,7 +234,7 @@ TEST_F(UringBackendTest, ReceiveAbandonedBeforeSubmissionBecomesANop) {
   auto [a, b] = socket_pair();
   std::string buffer(64, 'S');
   g_completions = 0;
-  const std::size_t baseline = backend().requests_in_flight();
+  const std::size_t baseline = stats().requests_in_flight;
   {
     detail::IoOp op(detail::OpKind::recv, &count_completion);
     op.handle = a.state();
@@ -245,7 +245,7 @@ TEST_F(UringBackendTest, ReceiveAbandonedBeforeSubmissionBecomesANop) {
   run_for(20ms);
   EXPECT_EQ(buffer, std::string(64, 'S'));
   EXPECT_EQ(g_completions, 0);
-  EXPECT_EQ(backend().requests_in_flight(), baseline) << "the NOP's completion frees its slot";
+  EXPECT_EQ(stats().requests_in_flight, baseline) << "the NOP's completion frees its slot";
 }
 
 TEST_F(UringBackendTest, CloseCompletesKernelOperationsOnceAndNotInsideClose) {
