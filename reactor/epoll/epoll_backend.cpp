@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <climits>
 #include <cerrno>
 #include <ctime>
 
@@ -125,15 +126,7 @@ class EpollBackend final : public Backend {
   }
 
   std::size_t wait(std::chrono::nanoseconds timeout) noexcept override {
-    timespec ts{};
-    timespec* tsp = nullptr;
-    if (timeout.count() >= 0) {
-      ts.tv_sec = static_cast<time_t>(timeout.count() / 1'000'000'000);
-      ts.tv_nsec = static_cast<long>(timeout.count() % 1'000'000'000);
-      tsp = &ts;
-    }
-    // epoll_pwait2 (Linux 5.11) takes a timespec: timers keep sub-millisecond precision.
-    int n = ::epoll_pwait2(epoll_fd_, events_.data(), static_cast<int>(events_.size()), tsp, nullptr);
+    int n = wait_for_events(timeout);
     if (n < 0) return 0;  // EINTR: the caller's loop comes round again
     event_count_ = n;
     for (event_index_ = 0; event_index_ < event_count_; ++event_index_) {
@@ -151,6 +144,31 @@ class EpollBackend final : public Backend {
     }
     event_count_ = 0;
     return static_cast<std::size_t>(n);
+  }
+
+  // epoll_pwait2 (Linux 5.11) takes a timespec, so timers keep sub-millisecond precision. Older kernels
+  // (and valgrind 3.19) answer ENOSYS: from then on epoll_wait, with the timeout rounded up to whole
+  // milliseconds so that a timer never fires early.
+  int wait_for_events(std::chrono::nanoseconds timeout) noexcept {
+    const int capacity = static_cast<int>(events_.size());
+    if (have_pwait2_) {
+      timespec ts{};
+      timespec* tsp = nullptr;
+      if (timeout.count() >= 0) {
+        ts.tv_sec = static_cast<time_t>(timeout.count() / 1'000'000'000);
+        ts.tv_nsec = static_cast<long>(timeout.count() % 1'000'000'000);
+        tsp = &ts;
+      }
+      int n = ::epoll_pwait2(epoll_fd_, events_.data(), capacity, tsp, nullptr);
+      if (n >= 0 || errno != ENOSYS) return n;
+      have_pwait2_ = false;
+    }
+    int ms = -1;
+    if (timeout.count() >= 0) {
+      auto rounded_up = std::chrono::ceil<std::chrono::milliseconds>(timeout).count();
+      ms = static_cast<int>(std::min<long long>(rounded_up, INT_MAX));
+    }
+    return ::epoll_wait(epoll_fd_, events_.data(), capacity, ms);
   }
 
   void wake() noexcept override {
@@ -317,6 +335,7 @@ class EpollBackend final : public Backend {
   int event_count_ = 0;
   int event_index_ = 0;
   IoHandle* dispatching_ = nullptr;
+  bool have_pwait2_ = true;
 };
 
 }  // namespace
