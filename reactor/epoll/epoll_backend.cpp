@@ -208,7 +208,8 @@ class EpollBackend final : public Backend {
     int r;
     switch (op.kind) {
       case OpKind::recv: {
-        do r = syscall_result(::recvmsg(h.fd, &op.msg, op.msg_flags));
+        do r = syscall_result(plain_buffer(op) ? ::recv(h.fd, op.msg.msg_iov[0].iov_base, op.msg.msg_iov[0].iov_len, op.msg_flags)
+                                               : ::recvmsg(h.fd, &op.msg, op.msg_flags));
         while (r == -EINTR);
         if (op.msg_flags & MSG_PEEK) {
           if (r == -EAGAIN) h.readable = false;  // a short peek leaves the bytes queued: no edge will announce them
@@ -231,7 +232,9 @@ class EpollBackend final : public Backend {
         return r;
       }
       case OpKind::send: {
-        do r = syscall_result(::sendmsg(h.fd, &op.msg, op.msg_flags | MSG_NOSIGNAL));
+        const int flags = op.msg_flags | MSG_NOSIGNAL;
+        do r = syscall_result(plain_buffer(op) ? ::send(h.fd, op.msg.msg_iov[0].iov_base, op.msg.msg_iov[0].iov_len, flags)
+                                               : ::sendmsg(h.fd, &op.msg, flags));
         while (r == -EINTR);
         if (r == -EAGAIN || (r >= 0 && h.stream && static_cast<std::size_t>(r) < total_length(op.msg)))
           h.writable = false;
@@ -251,6 +254,12 @@ class EpollBackend final : public Backend {
       case OpKind::wait_urgent: return poll_now(h.fd, POLLPRI);
     }
     return -EINVAL;
+  }
+
+  // One buffer, no address, no control data, on a stream socket (whose callers never read msg_flags back):
+  // recv/send then do the same work as recvmsg/sendmsg without the kernel importing a msghdr and iovec.
+  static bool plain_buffer(const IoOp& op) noexcept {
+    return op.handle->stream && op.msg.msg_iovlen == 1 && op.msg.msg_name == nullptr && op.msg.msg_control == nullptr;
   }
 
   static void note_read(IoHandle& h, int r, std::size_t requested) noexcept {
