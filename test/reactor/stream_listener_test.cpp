@@ -188,19 +188,25 @@ TEST_P(StreamListenerTest, V6OnlyListenerRefusesIpv4Clients) {
   if (!ipv6_loopback_available()) GTEST_SKIP() << "IPv6 unavailable here: cannot bind [::1]:0";
   ListenOptions options;
   options.v6_only = true;
-  auto listener = StreamListener::listen(reactor(), Address::any_v6(0), options);
-  ASSERT_TRUE(listener) << listener.error().message();
-  // The port may be taken on the IPv4 side by someone else; then the connect reaches them, not us.
-  int guard = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  Address v4 = Address::loopback_v4(listener->local_address()->port());
-  if (::bind(guard, v4.native(), v4.native_length()) != 0) {
+  // The guard holds 127.0.0.1 on the listener's port, so that no other process listening there can answer
+  // for us. A port someone else already holds on IPv4 is simply tried again with a new listener.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    auto listener = StreamListener::listen(reactor(), Address::any_v6(0), options);
+    ASSERT_TRUE(listener) << listener.error().message();
+    ASSERT_TRUE(listener->get<option::V6Only>().value().enabled());
+    Address v4 = Address::loopback_v4(listener->local_address()->port());
+    int guard = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (::bind(guard, v4.native(), v4.native_length()) != 0) {
+      ::close(guard);
+      continue;
+    }
+    auto client = run(StreamSocket::connect(reactor(), v4, 2s));
     ::close(guard);
-    GTEST_SKIP() << "127.0.0.1:" << v4.port() << " is in use by another process";
+    ASSERT_FALSE(client) << "an IPv4 client reached an IPv6-only listener";
+    EXPECT_EQ(client.error(), std::errc::connection_refused);
+    return;
   }
-  auto client = run(StreamSocket::connect(reactor(), v4, 2s));
-  ::close(guard);
-  ASSERT_FALSE(client);
-  EXPECT_EQ(client.error(), std::errc::connection_refused);
+  FAIL() << "five ephemeral ports in a row were taken on 127.0.0.1 by other processes";
 }
 
 TEST_P(StreamListenerTest, UnixPathListenerAcceptsConnections) {
