@@ -56,8 +56,8 @@ struct ReactorOptions {
   unsigned uring_buffer_ring_entries = 4096;
 
   // Where log lines go; default: stderr at the level RFARM_LOG names (warn).
-  std::optional<LogLevel> log_level;
-  Logger::Sink log_sink;
+  std::optional<LogLevel> log_level{};
+  Logger::Sink log_sink{};
 };
 
 // Identifies a timer made by after() / every(); 0 is never a valid id.
