@@ -26,6 +26,10 @@ constexpr std::uint64_t kWatcherTag = 1;
 constexpr std::uint64_t kWakeToken = 2;
 constexpr std::size_t kMaxEvents = 512;
 
+// IoOp::backend_state bits of this backend.
+constexpr std::uint8_t kConnectIssued = 1;  // connect() was called; what is left is waiting for its outcome
+constexpr std::uint8_t kQueuedOnHandle = 2;  // in its handle's queue (not in the completion queue)
+
 int syscall_result(long r) noexcept { return r >= 0 ? static_cast<int>(r) : -errno; }
 
 std::size_t total_length(const msghdr& msg) noexcept {
@@ -64,6 +68,7 @@ class EpollBackend final : public Backend {
     }
     op.backend = this;
     op.pending = true;
+    op.backend_state |= kQueuedOnHandle;
     queue.push_back(op);
     return false;
   }
@@ -71,11 +76,15 @@ class EpollBackend final : public Backend {
   void abandon(IoOp& op) noexcept override {
     // Queued on its handle or waiting in the completion queue: either way an unlink forgets it.
     if (op.linked()) IntrusiveList<IoOp>::unlink(op);
+    op.backend_state &= ~kQueuedOnHandle;
     op.pending = false;
   }
 
   void cancel(IoOp& op) noexcept override {
-    if (!op.linked()) return;  // already complete, or already in the completion queue
+    // Only an op still waiting on its handle is cancelled; one already in the completion queue has finished
+    // and keeps its result.
+    if ((op.backend_state & kQueuedOnHandle) == 0) return;
+    op.backend_state &= ~kQueuedOnHandle;
     IntrusiveList<IoOp>::unlink(op);
     op.result = -ECANCELED;
     context_.completions.push(op);
@@ -86,6 +95,7 @@ class EpollBackend final : public Backend {
       IntrusiveList<IoOp>& queue = h.queue(d);
       while (!queue.empty()) {
         IoOp& op = queue.pop_front();
+        op.backend_state &= ~kQueuedOnHandle;
         op.result = -ECANCELED;
         context_.completions.push(op);
       }
@@ -270,8 +280,8 @@ class EpollBackend final : public Backend {
 
   static int perform_connect(IoOp& op) noexcept {
     IoHandle& h = *op.handle;
-    if (op.backend_state == 0) {
-      op.backend_state = 1;
+    if ((op.backend_state & kConnectIssued) == 0) {
+      op.backend_state |= kConnectIssued;
       int r = syscall_result(::connect(h.fd, static_cast<sockaddr*>(op.msg.msg_name), op.msg.msg_namelen));
       if (r == -EINPROGRESS || r == -EINTR) {  // EINTR: the connect goes on asynchronously (connect(2))
         h.writable = false;
@@ -324,6 +334,7 @@ class EpollBackend final : public Backend {
       int r = perform(op);
       if (r == -EAGAIN) return;
       IntrusiveList<IoOp>::unlink(op);
+      op.backend_state &= ~kQueuedOnHandle;
       op.result = r;
       op.pending = false;
       op.complete(op);
