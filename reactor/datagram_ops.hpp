@@ -38,17 +38,6 @@ namespace detail {
 
 constexpr std::size_t kMaxBatch = 64;  // datagrams per recvmmsg / sendmmsg
 
-// Refuses a second callback operation of one kind, or sets the arguments and launches it.
-template <class Op, class Handler, class Setup>
-void start_handler_op(SocketState* state, Op& op, Handler&& handler, Setup&& setup) {
-  if (op.busy()) {
-    Op::refuse(*state->reactor, std::forward<Handler>(handler));
-    return;
-  }
-  setup(op);
-  op.launch(state, std::forward<Handler>(handler));
-}
-
 // recvmsg of one message with its sender's name.
 struct RecvFrom {
   static constexpr OpKind kind = OpKind::recv;

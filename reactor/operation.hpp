@@ -142,6 +142,23 @@ class HandlerOperation : public IoOp, public Logic {
   bool finished_early_ = false;
 };
 
+// Starts a callback-style operation: a second one of the same kind while the first runs is refused (reported
+// on a coming turn, never inline); otherwise setup(op) sets its arguments and it is launched.
+template <class State, class Op, class Handler, class Setup>
+void start_handler_op(Reactor& reactor, State* state, Op& op, Handler&& handler, Setup&& setup) {
+  if (op.busy()) {
+    Op::refuse(reactor, std::forward<Handler>(handler));
+    return;
+  }
+  setup(op);
+  op.launch(state, std::forward<Handler>(handler));
+}
+
+template <class Op, class Handler, class Setup>
+void start_handler_op(SocketState* state, Op& op, Handler&& handler, Setup&& setup) {
+  start_handler_op(*state->reactor, state, op, std::forward<Handler>(handler), std::forward<Setup>(setup));
+}
+
 inline std::error_code op_error(const IoOp& op) noexcept { return errno_code(-op.result); }
 
 }  // namespace rfarm::detail

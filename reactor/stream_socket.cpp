@@ -49,23 +49,8 @@ Task<Result<StreamSocket>> StreamSocket::connect(Reactor& reactor, Address addre
   co_return std::move(*sock);
 }
 
-namespace {
-
-// Refuses a second callback operation of one kind, or sets the arguments and launches it.
-template <class Op, class Handler, class Setup>
-void start_handler_op(Reactor& reactor, detail::SocketState* state, Op& op, Handler&& handler, Setup&& setup) {
-  if (op.busy()) {
-    Op::refuse(reactor, std::forward<Handler>(handler));
-    return;
-  }
-  setup(op);
-  op.launch(state, std::forward<Handler>(handler));
-}
-
-}  // namespace
-
 void StreamSocket::async_connect(const Address& address, Duration timeout, ErrorHandler handler) {
-  start_handler_op(reactor(), state(), stream_state().connect, std::move(handler), [&](auto& op) {
+  detail::start_handler_op(reactor(), state(), stream_state().connect, std::move(handler), [&](auto& op) {
     op.reactor = &reactor();
     op.address = address;
     op.timeout = timeout;
@@ -73,37 +58,37 @@ void StreamSocket::async_connect(const Address& address, Duration timeout, Error
 }
 
 void StreamSocket::async_recv(MutableBytes buffer, SizeHandler handler) {
-  start_handler_op(reactor(), state(), stream_state().recv_some, std::move(handler), [&](auto& op) {
+  detail::start_handler_op(reactor(), state(), stream_state().recv_some, std::move(handler), [&](auto& op) {
     op.buffer = buffer;
     op.flags = 0;
   });
 }
 
 void StreamSocket::async_recv_pooled(BufferHandler handler) {
-  start_handler_op(reactor(), state(), stream_state().recv_pooled, std::move(handler), [](auto&) {});
+  detail::start_handler_op(reactor(), state(), stream_state().recv_pooled, std::move(handler), [](auto&) {});
 }
 
 void StreamSocket::async_recv_exactly(MutableBytes buffer, SizeHandler handler) {
-  start_handler_op(reactor(), state(), stream_state().recv_exactly, std::move(handler),
+  detail::start_handler_op(reactor(), state(), stream_state().recv_exactly, std::move(handler),
                    [&](auto& op) { op.buffer = buffer; });
 }
 
 void StreamSocket::async_send(ConstBytes data, SizeHandler handler) {
-  start_handler_op(reactor(), state(), stream_state().send_some, std::move(handler), [&](auto& op) {
+  detail::start_handler_op(reactor(), state(), stream_state().send_some, std::move(handler), [&](auto& op) {
     op.buffer = data;
     op.flags = 0;
   });
 }
 
 void StreamSocket::async_send_all(ConstBytes data, SizeHandler handler) {
-  start_handler_op(reactor(), state(), stream_state().send_all, std::move(handler), [&](auto& op) {
+  detail::start_handler_op(reactor(), state(), stream_state().send_all, std::move(handler), [&](auto& op) {
     op.buffer = data;
     op.gather = {};
   });
 }
 
 void StreamSocket::async_send_all(std::span<iovec> buffers, SizeHandler handler) {
-  start_handler_op(reactor(), state(), stream_state().send_all, std::move(handler), [&](auto& op) {
+  detail::start_handler_op(reactor(), state(), stream_state().send_all, std::move(handler), [&](auto& op) {
     op.buffer = {};
     op.gather = buffers;
   });

@@ -5,20 +5,6 @@
 
 namespace rfarm {
 
-namespace {
-
-template <class Op, class Handler, class Setup>
-void launch_or_refuse(Reactor& reactor, detail::SocketState* state, Op& op, Handler&& handler, Setup&& setup) {
-  if (op.busy()) {
-    Op::refuse(reactor, std::forward<Handler>(handler));
-    return;
-  }
-  setup(op);
-  op.launch(state, std::forward<Handler>(handler));
-}
-
-}  // namespace
-
 void StreamSocket::abort() noexcept {
   if (!is_open()) return;
   (void)set_linger(true, std::chrono::seconds(0));  // if it fails the close below is still right, only gentler
@@ -46,18 +32,18 @@ Result<bool> StreamSocket::at_mark() const noexcept {
 }
 
 void StreamSocket::async_send_urgent(ConstBytes data, SizeHandler handler) {
-  launch_or_refuse(reactor(), state(), stream_state().send_some, std::move(handler), [&](auto& op) {
+  detail::start_handler_op(reactor(), state(), stream_state().send_some, std::move(handler), [&](auto& op) {
     op.buffer = data;
     op.flags = MSG_OOB;
   });
 }
 
 void StreamSocket::async_wait_urgent(ErrorHandler handler) {
-  launch_or_refuse(reactor(), state(), stream_state().wait_urgent, std::move(handler), [](auto&) {});
+  detail::start_handler_op(reactor(), state(), stream_state().wait_urgent, std::move(handler), [](auto&) {});
 }
 
 void StreamSocket::async_recv_urgent(UrgentHandler handler) {
-  launch_or_refuse(reactor(), state(), stream_state().recv_urgent, std::move(handler), [](auto&) {});
+  detail::start_handler_op(reactor(), state(), stream_state().recv_urgent, std::move(handler), [](auto&) {});
 }
 
 }  // namespace rfarm

@@ -49,12 +49,7 @@ std::error_code configure_client(detail::TlsState& state, const TlsClientOptions
 
 template <class Op, class Handler, class Setup>
 void start_tls_op(detail::TlsState* state, Op& op, Handler&& handler, Setup&& setup) {
-  if (op.busy()) {
-    Op::refuse(state->reactor(), std::forward<Handler>(handler));
-    return;
-  }
-  setup(op);
-  op.launch(state, std::forward<Handler>(handler));
+  detail::start_handler_op(state->reactor(), state, op, std::forward<Handler>(handler), std::forward<Setup>(setup));
 }
 
 }  // namespace
