@@ -63,6 +63,20 @@ bool continue_after_completion(Op& op) noexcept {
   return true;
 }
 
+// Reports Errc::operation_in_progress to the handler of a callback operation refused because another of its
+// kind is running, on a coming turn (never inside the call that tried to start it). Shared by every handler
+// shell (sockets, TLS).
+template <class Result, class Handler>
+void refuse_operation(Reactor& reactor, Handler handler) {
+  reactor.post([h = std::move(handler)]() mutable {
+    if constexpr (std::is_same_v<Result, std::error_code>) {
+      h(make_error_code(Errc::operation_in_progress));
+    } else {
+      h(Result(fail(Errc::operation_in_progress)));
+    }
+  });
+}
+
 template <class Logic>
 class OperationAwaitable : public IoOp, public Logic {
  public:
@@ -100,14 +114,7 @@ class HandlerOperation : public IoOp, public Logic {
 
   // Fails a second operation started while this one runs; reported on a coming turn, never inline.
   static void refuse(Reactor& reactor, Handler handler) {
-    reactor.post([h = std::make_shared<Handler>(std::move(handler))]() mutable {
-      using R = typename Logic::result_type;
-      if constexpr (std::is_same_v<R, std::error_code>) {
-        (*h)(make_error_code(Errc::operation_in_progress));
-      } else {
-        (*h)(R(fail(Errc::operation_in_progress)));
-      }
-    });
+    refuse_operation<typename Logic::result_type>(reactor, std::move(handler));
   }
 
   // The caller checks busy() first (one operation of a kind at a time; a second one is refused), then sets

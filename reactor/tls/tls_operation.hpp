@@ -26,6 +26,7 @@
 
 #include "lib/inplace_function.hpp"
 #include "lib/intrusive_list.hpp"
+#include "reactor/operation.hpp"
 #include "reactor/reactor.hpp"
 
 namespace rfarm::detail {
@@ -114,14 +115,7 @@ class TlsHandlerOperation : public TlsOp, public Logic {
 
   // Fails a second operation of this kind started while one runs; reported on a coming turn, never inline.
   static void refuse(Reactor& reactor, Handler handler) {
-    reactor.post([h = std::make_shared<Handler>(std::move(handler))]() mutable {
-      using R = typename Logic::result_type;
-      if constexpr (std::is_same_v<R, std::error_code>) {
-        (*h)(make_error_code(Errc::operation_in_progress));
-      } else {
-        (*h)(R(fail(Errc::operation_in_progress)));
-      }
-    });
+    refuse_operation<typename Logic::result_type>(reactor, std::move(handler));
   }
 
   // The caller checks busy() first, sets the logic's arguments on this object, then launches.
