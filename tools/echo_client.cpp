@@ -74,15 +74,16 @@ Task<void> run_connection(Reactor& reactor, const Settings& s, int id, Outcome& 
   if (!eof || *eof != 0) record_failure(out, "server did not close after our half-close");
 }
 
-Task<void> run_all(Reactor& reactor, const Settings& s, Outcome& out) {
+// Runs every connection concurrently; the last one to finish stops the loop.
+void run_all(Reactor& reactor, const Settings& s, Outcome& out) {
   int remaining = s.conns;
   for (int c = 0; c < s.conns; ++c) {
     reactor.spawn([](Reactor& r, const Settings& st, int id, Outcome& o, int& left) -> Task<void> {
       co_await run_connection(r, st, id, o);
-      --left;
+      if (--left == 0) r.stop();
     }(reactor, s, c, out, remaining));
   }
-  while (remaining > 0) co_await reactor.sleep(std::chrono::milliseconds(1));
+  reactor.run();
 }
 
 double percentile(std::vector<double>& v, double p) {
@@ -151,7 +152,7 @@ int main(int argc, char** argv) {
   }
   Outcome out;
   auto start = steady_clock::now();
-  (*reactor)->block_on(run_all(**reactor, s, out));
+  run_all(**reactor, s, out);
   double seconds = std::chrono::duration<double>(steady_clock::now() - start).count();
 
   std::size_t done = out.rtt_us.size();
