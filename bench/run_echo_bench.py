@@ -122,6 +122,48 @@ def pin(cpu, argv, use_taskset):
     return (["taskset", "-c", str(cpu)] + argv) if use_taskset and cpu is not None else argv
 
 
+COUNTER_EVENTS = ("instructions:u", "instructions:k", "cycles:u", "cycles:k")
+
+
+def sample_counters(pid, delay, window, into):
+    """Thread body: after `delay` s, counts the server's user and kernel instructions and cycles with
+    `perf stat` for `window` s (inside echo_load's measured window). Fills into["counts"] or into["error"]."""
+    time.sleep(delay)
+    try:
+        cp = subprocess.run(["perf", "stat", "-x", ",", "-e", ",".join(COUNTER_EVENTS), "-p", str(pid),
+                             "--", "sleep", "%.3f" % window],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=window + 10,
+                            stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        into["error"] = "perf stat: %s" % e
+        return
+    counts = {}
+    for line in cp.stderr.decode(errors="replace").splitlines():
+        f = line.split(",")
+        if len(f) > 2 and f[2] in COUNTER_EVENTS:
+            try:
+                counts[f[2]] = float(f[0])
+            except ValueError:  # "<not counted>" / "<not supported>"
+                pass
+    if len(counts) != len(COUNTER_EVENTS):
+        into["error"] = "perf stat counted %s (no PMU in this VM, or perf_event_paranoid?)" % (
+            ", ".join(sorted(counts)) or "nothing")
+        return
+    into["counts"] = counts
+    into["window_s"] = window
+
+
+def counters_per_msg(sample, msgs_per_s):
+    """Per-message user/kernel instructions and cycles, and the server's IPC over the window."""
+    c, msgs = sample["counts"], msgs_per_s * sample["window_s"]
+    if msgs <= 0:
+        return None
+    cycles = c["cycles:u"] + c["cycles:k"]
+    return {"instr_user": c["instructions:u"] / msgs, "instr_kernel": c["instructions:k"] / msgs,
+            "cycles_user": c["cycles:u"] / msgs, "cycles_kernel": c["cycles:k"] / msgs,
+            "ipc": (c["instructions:u"] + c["instructions:k"]) / cycles if cycles else None}
+
+
 def measure(args, name, conns, spin_us=0):
     """One fresh server + one echo_load run. Returns a result dict (with 'error' on failure)."""
     rel, extra, _ = SERVERS[name]
@@ -138,12 +180,22 @@ def measure(args, name, conns, spin_us=0):
         if spin_us:
             largv += ["--spin-us", str(spin_us)]
         timeout = 10 + 0.001 * conns + args.warmup + args.duration + 40
+        sample, sampler = {}, None
+        if args.counters:
+            # Starts after the ramp (generous estimate) and warmup, ends before the measured window does.
+            delay = 0.3 + 0.0003 * conns + args.warmup + 0.1 * args.duration
+            sampler = threading.Thread(target=sample_counters,
+                                       args=(srv.proc.pid, delay, 0.7 * args.duration, sample), daemon=True)
+            sampler.start()
         try:
             cp = subprocess.run(pin(args.client_cpu, largv, args.taskset), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, timeout=timeout, stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
             res["error"] = "echo_load timed out after %.0fs" % timeout
             return res
+        finally:
+            if sampler:
+                sampler.join(timeout=args.duration + 15)
         out = cp.stdout.decode(errors="replace").strip().splitlines()
         if cp.returncode != 0 or not out:
             msg = (cp.stderr.decode(errors="replace").strip() or "(no message)").splitlines()[-1]
@@ -155,6 +207,10 @@ def measure(args, name, conns, spin_us=0):
             res["error"] = "echo_load printed no JSON line: %r" % out[-1]
             return res
         res["human"] = out[0]
+        if "counts" in sample and res.get("msgs_per_s"):
+            res["counters"] = counters_per_msg(sample, res["msgs_per_s"])
+        elif "error" in sample:
+            res["counters_error"] = sample["error"]
         if srv.proc.poll() is not None:
             res["error"] = "server exited during the run (status %s)%s" % (srv.proc.returncode, srv.stderr_tail())
         return res
@@ -203,6 +259,11 @@ def summarize(runs, servers, conns_list):
                 "p50_us": med(rr, "rtt_us", "p50"),
                 "p99_us": med(rr, "rtt_us", "p99"),
             }
+            with_counters = [r["counters"] for r in rr if "error" not in r and r.get("counters")]
+            if with_counters:
+                medians["%s/%d" % (name, c)]["counters"] = {
+                    k: med(with_counters, k) for k in ("instr_user", "instr_kernel", "cycles_user",
+                                                       "cycles_kernel", "ipc")}
     ratios = {}
     for name in servers:
         if not name.startswith("rfarm"):
@@ -266,6 +327,24 @@ def print_table(medians, ratios, servers, conns_list, size):
                 fmt(m["msgs_per_s"], ".0f"), fmt(m["p50_us"], ".1f"), fmt(m["p99_us"], ".1f"),
                 fmt(m["client_cpu_us_per_msg"], ".3f"), m["n"],
                 ("  (%d failed)" % m["errors"]) if m["errors"] else ""))
+    if any("counters" in m for m in medians.values()):
+        log("")
+        log("COUNTERS (perf stat on the server, medians): instructions and cycles per message, user and kernel.")
+        log("  Instructions do not depend on the machine's state; IPC shows it (this VM flips between ~0.65 and")
+        log("  ~1.8 for the same work, which is what moves CPU us/msg by ~3x between repetitions).")
+        hdr = "%-12s %6s %10s %10s %10s %10s %6s" % ("server", "conns", "instr_usr", "instr_krn", "cyc_usr",
+                                                    "cyc_krn", "ipc")
+        log(hdr)
+        log("-" * len(hdr))
+        for c in conns_list:
+            for name in servers:
+                m = medians.get("%s/%d" % (name, c))
+                if not m or "counters" not in m:
+                    continue
+                k = m["counters"]
+                log("%-12s %6d %10s %10s %10s %10s %6s" % (
+                    name, c, fmt(k["instr_user"], ".0f"), fmt(k["instr_kernel"], ".0f"), fmt(k["cycles_user"], ".0f"),
+                    fmt(k["cycles_kernel"], ".0f"), fmt(k["ipc"], ".2f")))
     if ratios:
         log("")
         log("RATIOS of server CPU/msg (rfarm / peer; < 1.00 means rfarm uses less CPU);")
@@ -342,6 +421,8 @@ def main():
     ap.add_argument("--spin-us", type=int, default=200, help="busy-poll window for --latency (default: 200)")
     ap.add_argument("--server-cpu", type=int, default=0, help="CPU for the server (default: 0)")
     ap.add_argument("--client-cpu", type=int, default=1, help="CPU for echo_load (default: 1)")
+    ap.add_argument("--counters", action="store_true",
+                    help="also count the server's user/kernel instructions and cycles per message (perf stat)")
     args = ap.parse_args()
 
     args.build_dir = os.path.abspath(args.build_dir)
@@ -373,6 +454,8 @@ def main():
     if not servers:
         sys.exit("run_echo_bench: no server binary found, nothing to measure")
 
+    if args.counters and shutil.which("perf") is None:
+        ap.error("--counters needs perf (Debian package linux-perf)")
     args.taskset = shutil.which("taskset") is not None
     ncpu = os.cpu_count() or 1
     if not args.taskset:
@@ -414,6 +497,11 @@ def main():
                     fmt(r.get("server_cpu_us_per_msg"), ".3f"), r["msgs_per_s"], r["rtt_us"]["p50"],
                     r["rtt_us"]["p99"], fmt(r.get("server_util"), ".2f"), fmt(r.get("server_runq_wait"), ".2f"),
                     r.get("cpu_source"))
+            if r.get("counters"):
+                k = r["counters"]
+                status += " instr/msg=%.0fu+%.0fk ipc=%s" % (k["instr_user"], k["instr_kernel"], fmt(k["ipc"], ".2f"))
+            elif "counters_error" in r:
+                status += "  (counters: %s)" % r["counters_error"]
             if "warning" in r:
                 status += "  WARNING: " + r["warning"]
             log("[%d/%d] %-12s C=%-5d rep=%d %s" % (i + 1, len(plan), name, c, rep, status))
