@@ -25,9 +25,7 @@ Result<BackendKind> parse_backend_kind(std::string_view text) noexcept {
 
 namespace detail {
 
-IoOp::~IoOp() {
-  if (pending) backend->abandon(*this);
-}
+void IoOp::abandon() noexcept { backend->abandon(*this); }
 
 }  // namespace detail
 }  // namespace rfarm
