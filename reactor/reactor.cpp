@@ -41,7 +41,7 @@ TimerId Reactor::add_owned_timer(Duration delay, Duration period, std::move_only
   OwnedTimer& t = *owned_timers_[slot];
   t.period = period;
   t.fn = std::move(fn);
-  timers_.insert(t, now_ + delay);
+  timers_.insert(t, refresh_now() + delay);
   return t.id();
 }
 
@@ -74,7 +74,8 @@ void Reactor::fire_owned_timer(detail::TimerNode& node) noexcept {
   Reactor& r = *t.reactor;
   if (t.period.count() > 0) {
     // Re-arm before the call, so the callback may cancel its own timer. Deadlines advance by the period
-    // (no drift), but never into the past: a stalled loop fires once, not once per missed period.
+    // (no drift: not measured from the clock like a new timer), but never into the past: a stalled loop
+    // fires once, not once per missed period.
     r.timers_.insert(t, std::max(t.deadline + t.period, r.now_));
     t.firing = true;
     t.fn();
@@ -257,6 +258,7 @@ std::error_code Reactor::init(const ReactorOptions& options) {
       return {};
     }
     // Said once per reactor: the kernel, a sysctl (kernel.io_uring_disabled) or seccomp refused io_uring.
+    backend_fallback_reason_ = uring.error();
     if (kind == BackendKind::uring)
       log_.warn("io_uring backend unavailable ({}); falling back to epoll", uring.error().message());
     else

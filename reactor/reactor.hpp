@@ -9,6 +9,9 @@
 //
 // Coroutines: reactor->spawn(task) runs a Task<void> detached; reactor->block_on(task) runs the loop until
 // the task finishes and returns its result (handy in main() and tests).
+//
+// Timers measure their delay from the moment they are made (after, every, Timer::start, sleep), even when
+// that is long after the turn began.
 #pragma once
 
 #include <atomic>
@@ -21,6 +24,7 @@
 #include <mutex>
 #include <optional>
 #include <stdexcept>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -141,12 +145,13 @@ class Reactor {
   // Destroys still-suspended spawned tasks (their sockets close), then the backend.
   ~Reactor();
 
-  // Runs until stop().
+  // Runs until stop(), then clears the stop request. A stop() made before run() ends it after one turn.
   void run();
   // One loop turn: waits at most max_wait for I/O (negative: until something happens), then runs the
-  // completions, expired timers, posted work and end-of-turn hooks. Returns false once stop() was called.
+  // completions, expired timers, posted work and end-of-turn hooks. Returns false once stop() was called
+  // (the request stays set: a loop of run_once() calls keeps seeing it until run() or block_on() clears it).
   bool run_once(Duration max_wait = Duration(-1));
-  // Makes run() return after the current turn. Any thread.
+  // Makes run() return after the current turn, and block_on() throw. Any thread.
   void stop() noexcept;
   bool stopping() const noexcept { return stop_requested_.load(std::memory_order_relaxed); }
 
@@ -165,16 +170,27 @@ class Reactor {
 
   // Coroutines.
   void spawn(Task<void> task);
+  // Runs the loop until task finishes; returns its result or rethrows its exception. It first clears any
+  // stop request made before the call (one a run_once() loop already saw must not end the next piece of
+  // work). A stop() while it runs ends it: it throws std::runtime_error and leaves the request set (a run()
+  // after it returns after one turn and clears it).
   template <class T>
   T block_on(Task<T> task);
 
   // co_await reactor.sleep(10ms);
   auto sleep(Duration delay) noexcept;
 
-  // The time at the start of this turn (cheap; what timers are measured against).
+  // The time at the start of this turn, or when the latest timer was made if that is later (cheap; never
+  // goes backwards). A timer's deadline is the clock at the call plus its delay, not this plus the delay.
   Clock::time_point now() const noexcept { return now_; }
   Logger& log() noexcept { return log_; }
   BackendKind backend_kind() const noexcept { return backend_->kind(); }
+  // Why the reactor runs on epoll although it tried io_uring first (backend uring, or automatic, which
+  // prefers it): the error io_uring setup gave, e.g. EPERM from kernel.io_uring_disabled or seccomp,
+  // ENOSYS, or Errc::backend_unavailable for a missing feature. Empty when the backend it tried first is the
+  // one in use, and when epoll was asked for (in the options or by RFARM_BACKEND under automatic).
+  //     if (auto why = reactor->backend_fallback_reason()) log("on epoll: {}", why.message());
+  std::error_code backend_fallback_reason() const noexcept { return backend_fallback_reason_; }
   BufferPool& receive_pool() noexcept { return receive_pool_; }
 
   void at_end_of_turn(TurnHook& hook) noexcept {
@@ -192,7 +208,7 @@ class Reactor {
   // For the socket layer.
   detail::Backend& backend() noexcept { return *backend_; }
   detail::CompletionQueue& completions() noexcept { return completions_; }
-  void add_timer(detail::TimerNode& node, Duration delay) { timers_.insert(node, now_ + delay); }
+  void add_timer(detail::TimerNode& node, Duration delay) { timers_.insert(node, refresh_now() + delay); }
   void add_timer_at(detail::TimerNode& node, Clock::time_point deadline) { timers_.insert(node, deadline); }
   void remove_timer(detail::TimerNode& node) noexcept { timers_.remove(node); }
 
@@ -202,6 +218,13 @@ class Reactor {
 
   explicit Reactor(const ReactorOptions& options);
   std::error_code init(const ReactorOptions& options);
+
+  // A timer made after slow work in this turn must not count that work as part of its delay. The clock is
+  // steady, so now() only moves forward.
+  Clock::time_point refresh_now() noexcept {
+    now_ = Clock::now();
+    return now_;
+  }
 
   Duration next_timeout(Duration max_wait) const noexcept;
   std::size_t poll_backend(Duration timeout);
@@ -215,6 +238,7 @@ class Reactor {
   BufferPool receive_pool_;
   detail::CompletionQueue completions_;
   std::unique_ptr<detail::Backend> backend_;
+  std::error_code backend_fallback_reason_;
   detail::TimerHeap timers_;
   Clock::time_point now_;
 
@@ -269,6 +293,7 @@ T Reactor::block_on(Task<T> task) {
       out.emplace(co_await std::move(inner));
     }
   }(std::move(task), value);
+  stop_requested_.store(false, std::memory_order_relaxed);
   runner.handle().resume();
   while (!runner.done() && run_once()) {
   }

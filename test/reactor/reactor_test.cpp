@@ -1,5 +1,5 @@
 // The loop itself: run / stop / post across threads, spawn and block_on, destruction with suspended tasks,
-// and the spin (latency) mode.
+// the spin (latency) mode, and that a reactor on the backend it asked for reports no fallback.
 #include <gmock/gmock.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -183,6 +183,33 @@ TEST_P(ReactorTest, BlockOnRethrowsTheTaskException) {
   EXPECT_THROW(reactor().block_on(failing(reactor())), std::runtime_error);
 }
 
+TEST_P(ReactorTest, BlockOnIsNotEndedByAStopThatARunOnceLoopAlreadySaw) {
+  // A hand-written loop ends when run_once() returns false; unlike run(), it leaves the request set.
+  reactor().stop();
+  EXPECT_FALSE(reactor().run_once(Duration(0)));
+  int value = run([](Reactor& r) -> Task<int> {
+    co_await r.sleep(1ms);
+    co_return 7;
+  }(reactor()));
+  EXPECT_EQ(value, 7);
+  EXPECT_FALSE(reactor().stopping());
+}
+
+TEST_P(ReactorTest, BlockOnClearsAStopRequestedBeforeItStarted) {
+  reactor().stop();
+  run([](Reactor& r) -> Task<void> { co_await r.sleep(1ms); }(reactor()));
+  EXPECT_FALSE(reactor().stopping());
+}
+
+TEST_P(ReactorTest, StopWhileBlockOnRunsEndsItWithAnException) {
+  auto stops_itself = [](Reactor& r) -> Task<void> {
+    r.after(1ms, [&r] { r.stop(); });
+    co_await r.sleep(1h);
+  };
+  EXPECT_THROW(reactor().block_on(stops_itself(reactor())), std::runtime_error);
+  EXPECT_TRUE(reactor().stopping()) << "the request stays set, as after a run_once() loop";
+}
+
 TEST_P(ReactorTest, SpawnStartsTheTaskAtOnce) {
   bool started = false;
   bool finished = false;
@@ -313,6 +340,12 @@ TEST_P(SpinModeTest, SpinModeStillSleepsWhenIdle) {
   EXPECT_GT(after.spin_polls, before.spin_polls) << "spin mode did not poll at all";
   EXPECT_LT(cpu, 0.5 * wall) << "idle loop used " << cpu << " s of CPU in " << wall << " s";
 }
+
+TEST_P(ReactorTest, NoFallbackReasonWhenTheRequestedBackendRuns) {
+  // The fixture skips a backend the kernel refuses, so here the reactor runs on the one asked for.
+  EXPECT_FALSE(reactor().backend_fallback_reason()) << reactor().backend_fallback_reason().message();
+}
+
 
 RFARM_INSTANTIATE_BACKEND_TESTS(ReactorTest);
 RFARM_INSTANTIATE_BACKEND_TESTS(SpinModeTest);

@@ -16,6 +16,13 @@ namespace {
 using ::testing::ElementsAre;
 using TimerTest = BackendTest;
 
+// Holds the thread without running the loop: slow set-up work between two turns (or before the first).
+void busy_wait(Duration d) {
+  Clock::time_point until = Clock::now() + d;
+  while (Clock::now() < until) {
+  }
+}
+
 TEST_P(TimerTest, AfterFiresInDeadlineOrder) {
   std::vector<int> fired;
   for (int ms : {30, 10, 20, 0, 5}) reactor().after(std::chrono::milliseconds(ms), [&fired, ms] { fired.push_back(ms); });
@@ -23,8 +30,8 @@ TEST_P(TimerTest, AfterFiresInDeadlineOrder) {
   EXPECT_THAT(fired, ElementsAre(0, 5, 10, 20, 30));
 }
 
-TEST_P(TimerTest, EqualDeadlinesFireInInsertionOrder) {
-  // Timers made in one turn measure from the same now(), so these deadlines are exactly equal.
+TEST_P(TimerTest, EqualDelaysFireInInsertionOrder) {
+  // Each deadline is the clock at the call plus 5 ms: equal or later than the previous one, never earlier.
   std::vector<int> fired;
   for (int i = 0; i < 50; ++i) reactor().after(5ms, [&fired, i] { fired.push_back(i); });
   ASSERT_TRUE(run_until([&] { return fired.size() == 50; }));
@@ -34,11 +41,62 @@ TEST_P(TimerTest, EqualDeadlinesFireInInsertionOrder) {
 }
 
 TEST_P(TimerTest, TimerDoesNotFireBeforeItsDeadline) {
-  Clock::time_point start = reactor().now();  // timers measure from the turn's now()
+  Clock::time_point start = Clock::now();
   Clock::time_point fired_at{};
   reactor().after(20ms, [&] { fired_at = Clock::now(); });
   ASSERT_TRUE(run_until([&] { return fired_at != Clock::time_point{}; }));
   EXPECT_GE(fired_at - start, 20ms);
+}
+
+// The loop last turned (and cached now()) when the fixture made the reactor; 40 ms of set-up pass before the
+// 20 ms timer is made. Measured from that stale now() it would be due at once.
+TEST_P(TimerTest, AfterMeasuresItsDelayFromTheCall) {
+  busy_wait(40ms);
+  Clock::time_point made = Clock::now();
+  Clock::time_point fired_at{};
+  reactor().after(20ms, [&] { fired_at = Clock::now(); });
+  ASSERT_TRUE(run_until([&] { return fired_at != Clock::time_point{}; }));
+  EXPECT_GE(fired_at - made, 20ms);
+}
+
+TEST_P(TimerTest, EveryMeasuresItsFirstPeriodFromTheCall) {
+  busy_wait(40ms);
+  Clock::time_point made = Clock::now();
+  Clock::time_point first_tick{};
+  TimerId id = reactor().every(20ms, [&] {
+    if (first_tick == Clock::time_point{}) first_tick = Clock::now();
+  });
+  ASSERT_TRUE(run_until([&] { return first_tick != Clock::time_point{}; }));
+  reactor().cancel(id);
+  EXPECT_GE(first_tick - made, 20ms);
+}
+
+TEST_P(TimerTest, TimerStartMeasuresItsDelayFromTheCall) {
+  Timer timer(reactor());
+  busy_wait(40ms);
+  Clock::time_point made = Clock::now();
+  Clock::time_point fired_at{};
+  timer.start(20ms, [&] { fired_at = Clock::now(); });
+  ASSERT_TRUE(run_until([&] { return fired_at != Clock::time_point{}; }));
+  EXPECT_GE(fired_at - made, 20ms);
+}
+
+TEST_P(TimerTest, SleepMeasuresItsDelayFromTheCall) {
+  // block_on starts the task before its first turn, so the sleep begins after the busy wait in that turn.
+  auto elapsed = run([](Reactor& r) -> Task<Duration> {
+    busy_wait(40ms);
+    Clock::time_point start = Clock::now();
+    co_await r.sleep(20ms);
+    co_return Clock::now() - start;
+  }(reactor()));
+  EXPECT_GE(elapsed, 20ms);
+}
+
+TEST_P(TimerTest, MakingATimerAdvancesNow) {
+  busy_wait(10ms);
+  Clock::time_point before = Clock::now();
+  reactor().after(1h, [] {});
+  EXPECT_TRUE(reactor().now() >= before) << "now() is the time the newest timer was measured from";
 }
 
 TEST_P(TimerTest, CancelPreventsFiring) {
@@ -107,14 +165,15 @@ TEST_P(TimerTest, TenThousandTimersFireInDeadlineOrderAndCancelledOnesDoNot) {
   constexpr int kTimers = 10'000;
   std::mt19937 rng(12345);
   std::uniform_int_distribution<int> delay_us(0, 20'000);
-  std::vector<int> delays(kTimers);
+  std::vector<Clock::time_point> deadlines(kTimers);
   std::vector<TimerId> ids(kTimers);
   std::vector<int> fired;  // indices, in firing order
   fired.reserve(kTimers);
   for (int i = 0; i < kTimers; ++i) {
-    delays[static_cast<std::size_t>(i)] = delay_us(rng);
-    ids[static_cast<std::size_t>(i)] =
-        reactor().after(std::chrono::microseconds(delays[static_cast<std::size_t>(i)]), [&fired, i] { fired.push_back(i); });
+    std::chrono::microseconds delay(delay_us(rng));
+    ids[static_cast<std::size_t>(i)] = reactor().after(delay, [&fired, i] { fired.push_back(i); });
+    // after() measured the delay from the clock at the call, which it left in now().
+    deadlines[static_cast<std::size_t>(i)] = reactor().now() + delay;
   }
   int cancelled = 0;
   for (int i = 0; i < kTimers; i += 3) {
@@ -125,12 +184,12 @@ TEST_P(TimerTest, TenThousandTimersFireInDeadlineOrderAndCancelledOnesDoNot) {
   run_for(5ms);
   ASSERT_EQ(fired.size(), static_cast<std::size_t>(kTimers - cancelled));
 
-  // All were made in one turn: deadline order is (delay, insertion) order.
+  // Firing order is (deadline, insertion) order.
   std::vector<int> expected;
   for (int i = 0; i < kTimers; ++i)
     if (i % 3 != 0) expected.push_back(i);
   std::stable_sort(expected.begin(), expected.end(), [&](int a, int b) {
-    return delays[static_cast<std::size_t>(a)] < delays[static_cast<std::size_t>(b)];
+    return deadlines[static_cast<std::size_t>(a)] < deadlines[static_cast<std::size_t>(b)];
   });
   EXPECT_EQ(fired, expected);
 }

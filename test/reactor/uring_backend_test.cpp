@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cstddef>
+#include <cstdlib>
 #include <functional>
 #include <string>
 #include <vector>
@@ -374,6 +375,35 @@ TEST(UringFallbackTest, RefusedByPolicyFallsBackToEpollWithoutLeaks) {
 TEST(UringFallbackTest, MissingSyscallFallsBackToEpollWithoutLeaks) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_EXIT(fall_back_when_refused(ENOSYS), ::testing::ExitedWithCode(0), "");
+}
+
+// Exits 0 if a reactor asking for `asked` with io_uring refused reports `expected` as the fallback reason.
+void check_fallback_reason(BackendKind asked, int expected) {
+  if (!refuse_io_uring_setup(EPERM)) std::_Exit(10);
+  ::unsetenv("RFARM_BACKEND");  // automatic must make its own choice
+  ReactorOptions options;
+  options.backend = asked;
+  options.log_level = LogLevel::off;
+  auto reactor = Reactor::create(options);
+  if (!reactor) std::_Exit(11);
+  if ((*reactor)->backend_kind() != BackendKind::epoll) std::_Exit(12);
+  if ((*reactor)->backend_fallback_reason().value() != expected) std::_Exit(13);
+  std::_Exit(0);
+}
+
+TEST(BackendFallbackReasonTest, SaysWhyTheRequestedIoUringWasNotUsed) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(check_fallback_reason(BackendKind::uring, EPERM), ::testing::ExitedWithCode(0), "");
+}
+
+TEST(BackendFallbackReasonTest, SaysWhyAutomaticDidNotGetIoUring) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(check_fallback_reason(BackendKind::automatic, EPERM), ::testing::ExitedWithCode(0), "");
+}
+
+TEST(BackendFallbackReasonTest, IsEmptyWhenEpollWasAskedFor) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(check_fallback_reason(BackendKind::epoll, 0), ::testing::ExitedWithCode(0), "");
 }
 
 }  // namespace
