@@ -140,16 +140,19 @@ class EpollBackend final : public Backend {
     if (n < 0) return 0;  // EINTR: the caller's loop comes round again
     event_count_ = n;
     for (event_index_ = 0; event_index_ < event_count_; ++event_index_) {
-      const epoll_event ev = events_[event_index_];
-      if (ev.data.u64 == 0) continue;
-      if (ev.data.u64 == kWakeToken) {
+      // Field by field, not `epoll_event ev = events_[i]`: the struct is packed (data at offset 4), and GCC
+      // copies it with two stores and reads data back across both, a store-forwarding stall per event.
+      const std::uint64_t token = events_[event_index_].data.u64;
+      const std::uint32_t events = events_[event_index_].events;
+      if (token == 0) continue;
+      if (token == kWakeToken) {
         std::uint64_t drained;
         [[maybe_unused]] ssize_t r = ::read(wake_fd_, &drained, sizeof drained);
-      } else if (ev.data.u64 & kWatcherTag) {
-        auto* w = reinterpret_cast<Watcher*>(ev.data.u64 & ~kWatcherTag);
-        w->notify(*w, ev.events);
+      } else if (token & kWatcherTag) {
+        auto* w = reinterpret_cast<Watcher*>(token & ~kWatcherTag);
+        w->notify(*w, events);
       } else {
-        dispatch(*reinterpret_cast<IoHandle*>(ev.data.u64), ev.events);
+        dispatch(*reinterpret_cast<IoHandle*>(token), events);
       }
     }
     event_count_ = 0;
