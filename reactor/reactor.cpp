@@ -104,7 +104,12 @@ void Timer::start(Duration delay, InplaceFunction<void()> callback) {
 
 void Timer::cancel() noexcept { reactor_->remove_timer(*this); }
 
-void Timer::on_expiry(detail::TimerNode& node) noexcept { static_cast<Timer&>(node).callback_(); }
+void Timer::on_expiry(detail::TimerNode& node) noexcept {
+  // The callback runs from a local: it may re-arm this timer with a new callback, or destroy the object that
+  // owns the timer, without overwriting or freeing the closure that is running.
+  InplaceFunction<void()> callback = std::move(static_cast<Timer&>(node).callback_);
+  callback();
+}
 
 void SleepAwaitable::on_expiry(detail::TimerNode& node) noexcept { static_cast<SleepAwaitable&>(node).waiter_.resume(); }
 

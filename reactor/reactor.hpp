@@ -92,7 +92,8 @@ class Timer : private detail::TimerNode {
   Timer& operator=(const Timer&) = delete;
   ~Timer() { cancel(); }
 
-  // (Re)arms the timer; a pending expiry is replaced.
+  // (Re)arms the timer; a pending expiry is replaced. The callback runs once; it may start the timer again
+  // (with a new callback) or destroy the timer's owner.
   void start(Duration delay, InplaceFunction<void()> callback);
   void cancel() noexcept;
   bool armed() const noexcept { return TimerNode::armed(); }

@@ -228,6 +228,38 @@ TEST_P(TimerTest, TimerCanRestartItselfFromItsCallback) {
   EXPECT_EQ(ticks, 3);
 }
 
+// The running callback's own captures must survive a start() with a new callback from inside it (they used
+// to be overwritten in place) and the destruction of the timer's owner.
+TEST_P(TimerTest, CallbackKeepsItsCapturesWhenItRestartsTheTimer) {
+  Timer timer(reactor());
+  std::vector<std::string> fired;
+  std::string tag = "first callback, long enough to live on the heap";
+  timer.start(1ms, [&, tag] {
+    timer.start(1ms, [&, other = std::string("second callback, also longer than a small string")] {
+      fired.push_back(other);
+    });
+    fired.push_back(tag);  // after the restart: reads this closure's capture
+  });
+  ASSERT_TRUE(run_until([&] { return fired.size() == 2; }));
+  EXPECT_THAT(fired, ElementsAre(tag, "second callback, also longer than a small string"));
+}
+
+TEST_P(TimerTest, CallbackMayDestroyTheTimersOwner) {
+  struct Connection {
+    explicit Connection(Reactor& r) : idle(r) {}
+    Timer idle;
+    std::string name = "a connection whose name is longer than a small string";
+  };
+  auto conn = std::make_unique<Connection>(reactor());
+  std::string seen;
+  conn->idle.start(1ms, [&, name = conn->name] {
+    conn.reset();  // the idle timeout closes the connection, timer included
+    seen = name;
+  });
+  ASSERT_TRUE(run_until([&] { return !seen.empty(); }));
+  EXPECT_EQ(seen, "a connection whose name is longer than a small string");
+}
+
 TEST_P(TimerTest, DestroyingATimerCancelsIt) {
   bool fired = false;
   auto timer = std::make_unique<Timer>(reactor());
