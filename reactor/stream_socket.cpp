@@ -50,7 +50,7 @@ Task<Result<StreamSocket>> StreamSocket::connect(Reactor& reactor, Address addre
 }
 
 void StreamSocket::async_connect(const Address& address, Duration timeout, ErrorHandler handler) {
-  detail::start_handler_op(reactor(), state(), stream_state().connect, std::move(handler), [&](auto& op) {
+  detail::start_handler_op(reactor(), state(), stream_state().handler_ops().connect, std::move(handler), [&](auto& op) {
     op.reactor = &reactor();
     op.address = address;
     op.timeout = timeout;
@@ -58,37 +58,37 @@ void StreamSocket::async_connect(const Address& address, Duration timeout, Error
 }
 
 void StreamSocket::async_recv(MutableBytes buffer, SizeHandler handler) {
-  detail::start_handler_op(reactor(), state(), stream_state().recv_some, std::move(handler), [&](auto& op) {
+  detail::start_handler_op(reactor(), state(), stream_state().handler_ops().recv_some, std::move(handler), [&](auto& op) {
     op.buffer = buffer;
     op.flags = 0;
   });
 }
 
 void StreamSocket::async_recv_pooled(BufferHandler handler) {
-  detail::start_handler_op(reactor(), state(), stream_state().recv_pooled, std::move(handler), [](auto&) {});
+  detail::start_handler_op(reactor(), state(), stream_state().handler_ops().recv_pooled, std::move(handler), [](auto&) {});
 }
 
 void StreamSocket::async_recv_exactly(MutableBytes buffer, SizeHandler handler) {
-  detail::start_handler_op(reactor(), state(), stream_state().recv_exactly, std::move(handler),
+  detail::start_handler_op(reactor(), state(), stream_state().handler_ops().recv_exactly, std::move(handler),
                    [&](auto& op) { op.buffer = buffer; });
 }
 
 void StreamSocket::async_send(ConstBytes data, SizeHandler handler) {
-  detail::start_handler_op(reactor(), state(), stream_state().send_some, std::move(handler), [&](auto& op) {
+  detail::start_handler_op(reactor(), state(), stream_state().handler_ops().send_some, std::move(handler), [&](auto& op) {
     op.buffer = data;
     op.flags = 0;
   });
 }
 
 void StreamSocket::async_send_all(ConstBytes data, SizeHandler handler) {
-  detail::start_handler_op(reactor(), state(), stream_state().send_all, std::move(handler), [&](auto& op) {
+  detail::start_handler_op(reactor(), state(), stream_state().handler_ops().send_all, std::move(handler), [&](auto& op) {
     op.buffer = data;
     op.gather = {};
   });
 }
 
 void StreamSocket::async_send_all(std::span<iovec> buffers, SizeHandler handler) {
-  detail::start_handler_op(reactor(), state(), stream_state().send_all, std::move(handler), [&](auto& op) {
+  detail::start_handler_op(reactor(), state(), stream_state().handler_ops().send_all, std::move(handler), [&](auto& op) {
     op.buffer = {};
     op.gather = buffers;
   });

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 
 #include <chrono>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -31,8 +32,8 @@ namespace rfarm {
 enum class ShutdownHow : int { receive = SHUT_RD, send = SHUT_WR, both = SHUT_RDWR };
 
 namespace detail {
-struct StreamState final : SocketState {
-  using SocketState::SocketState;
+// The callback-style operations of one stream socket (~2.5 KiB together).
+struct StreamHandlerOps {
   HandlerOperation<RecvSome> recv_some;
   HandlerOperation<RecvPooled> recv_pooled;
   HandlerOperation<RecvExactly> recv_exactly;
@@ -41,6 +42,20 @@ struct StreamState final : SocketState {
   HandlerOperation<ConnectLogic> connect;
   HandlerOperation<WaitUrgent> wait_urgent;
   HandlerOperation<RecvUrgent> recv_urgent;
+};
+
+struct StreamState final : SocketState {
+  using SocketState::SocketState;
+  // Made by the first async_* call: a connection written with coroutines (its operations live in the
+  // coroutine frame) never pays for them, which is most of a socket's memory at tens of thousands of
+  // connections. Destroyed with the state, so pending ones are abandoned as before.
+  StreamHandlerOps& handler_ops() {
+    if (!handler_ops_) handler_ops_ = std::make_unique<StreamHandlerOps>();
+    return *handler_ops_;
+  }
+
+ private:
+  std::unique_ptr<StreamHandlerOps> handler_ops_;
 };
 }  // namespace detail
 

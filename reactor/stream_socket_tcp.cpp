@@ -32,18 +32,18 @@ Result<bool> StreamSocket::at_mark() const noexcept {
 }
 
 void StreamSocket::async_send_urgent(ConstBytes data, SizeHandler handler) {
-  detail::start_handler_op(reactor(), state(), stream_state().send_some, std::move(handler), [&](auto& op) {
+  detail::start_handler_op(reactor(), state(), stream_state().handler_ops().send_some, std::move(handler), [&](auto& op) {
     op.buffer = data;
     op.flags = MSG_OOB;
   });
 }
 
 void StreamSocket::async_wait_urgent(ErrorHandler handler) {
-  detail::start_handler_op(reactor(), state(), stream_state().wait_urgent, std::move(handler), [](auto&) {});
+  detail::start_handler_op(reactor(), state(), stream_state().handler_ops().wait_urgent, std::move(handler), [](auto&) {});
 }
 
 void StreamSocket::async_recv_urgent(UrgentHandler handler) {
-  detail::start_handler_op(reactor(), state(), stream_state().recv_urgent, std::move(handler), [](auto&) {});
+  detail::start_handler_op(reactor(), state(), stream_state().handler_ops().recv_urgent, std::move(handler), [](auto&) {});
 }
 
 }  // namespace rfarm

@@ -225,6 +225,35 @@ TEST_P(StreamSocketTest, EchoRoundTripOverIpv6WithCallbacks) {
   callback_echo_round_trip(AddressFamily::ipv6);
 }
 
+// Per-connection memory at tens of thousands of connections: a socket driven by coroutines keeps its
+// operations in the coroutine frame, so its state must not carry the callback-style ones (~2.5 KiB) too.
+TEST(StreamSocketFootprint, StateWithoutCallbackOperationsStaysSmall) {
+  EXPECT_LE(sizeof(detail::StreamState), 128u);
+}
+
+// The callback operations are made on first use; one socket may then mix both styles.
+TEST_P(StreamSocketTest, CallbackOperationAfterCoroutineOnesOnTheSameSocket) {
+  auto pair = StreamSocket::pair(reactor());
+  ASSERT_TRUE(pair);
+  auto& [a, b] = *pair;
+  run([](StreamSocket& a, StreamSocket& b) -> Task<void> {
+    const std::string first = "by coroutine";
+    EXPECT_TRUE(co_await a.send_all(as_bytes(first)));
+    std::array<std::byte, 64> buffer{};
+    auto n = co_await b.recv_exactly(MutableBytes(buffer.data(), first.size()));
+    EXPECT_TRUE(n);
+  }(a, b));
+  std::optional<Result<std::size_t>> sent;
+  const std::string second = "by callback";
+  a.async_send_all(as_bytes(second), [&](Result<std::size_t> r) { sent = r; });
+  ASSERT_TRUE(run_until([&] { return sent.has_value(); }));
+  ASSERT_TRUE(*sent);
+  EXPECT_EQ(**sent, second.size());
+  std::array<char, 64> got{};
+  ASSERT_EQ(::recv(b.native_handle(), got.data(), got.size(), 0), static_cast<ssize_t>(second.size()));
+  EXPECT_EQ(std::string(got.data(), second.size()), second);
+}
+
 TEST_P(StreamSocketTest, AddressesOfAConnectedPairMirrorEachOther) {
   auto pair = tcp_pair();
   ASSERT_TRUE(pair) << pair.error().message();
