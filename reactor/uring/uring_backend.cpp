@@ -45,8 +45,9 @@ UringBackend::~UringBackend() {
   while (!handles_.empty()) {
     HandleState& hs = handles_.front();
     if (hs.multishot_kind == RequestKind::accept_multishot)
-      for (Arrival& a : hs.arrivals)
+      hs.arrivals.for_each([](Arrival& a) {
         if (a.result >= 0) ::close(a.result);
+      });
     hs.arrivals.clear();
     if (hs.handle) hs.handle->backend_data = nullptr;
     IntrusiveList<HandleState>::unlink(hs);
@@ -109,8 +110,9 @@ void UringBackend::close(IoHandle& h) noexcept {
     }
     if (hs->multishot_request != kNoSlot) withdraw(hs->multishot_request);
     if (hs->multishot_kind == RequestKind::accept_multishot)
-      for (Arrival& a : hs->arrivals)
+      hs->arrivals.for_each([](Arrival& a) {
         if (a.result >= 0) ::close(a.result);
+      });
     hs->arrivals.clear();
     release_file_slot(*hs);
     hs->handle = nullptr;

@@ -45,6 +45,30 @@ struct Arrival {
   PooledBuffer data;
 };
 
+// The arrivals of one handle, in order. Allocates nothing until the first one: a std::deque allocates a
+// 512-byte block and its map when it is constructed, which every idle connection would pay.
+class ArrivalQueue {
+ public:
+  bool empty() const noexcept { return !queue_ || queue_->empty(); }
+  std::size_t size() const noexcept { return queue_ ? queue_->size() : 0; }
+  Arrival& front() noexcept { return queue_->front(); }
+  Arrival& operator[](std::size_t i) noexcept { return (*queue_)[i]; }
+  void push_back(Arrival arrival) {
+    if (!queue_) queue_ = std::make_unique<std::deque<Arrival>>();
+    queue_->push_back(std::move(arrival));
+  }
+  void pop_front() noexcept { queue_->pop_front(); }
+  void clear() noexcept { queue_.reset(); }
+  template <class F>
+  void for_each(F f) {
+    if (queue_)
+      for (Arrival& a : *queue_) f(a);
+  }
+
+ private:
+  std::unique_ptr<std::deque<Arrival>> queue_;
+};
+
 inline constexpr int kNoTerminal = 1;  // HandleState::terminal: no end of stream or error yet
 
 // Backend-owned state of one IoHandle. It outlives the handle: close() detaches it, and it is freed when the
@@ -59,7 +83,7 @@ struct HandleState : ListHook {
   MultishotState multishot = MultishotState::none;
   RequestKind multishot_kind = RequestKind::recv_multishot;
   std::uint32_t multishot_request = kNoSlot;
-  std::deque<Arrival> arrivals;
+  ArrivalQueue arrivals;
   int terminal = kNoTerminal;  // after the arrivals: 0 end of stream (sticky), < 0 an error (reported once)
 
   bool send_would_block = false;  // the last send was short or EAGAIN: queue the next one with POLL_FIRST
