@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""idle_memory.py - server memory per idle TCP connection: rfarm's echo-server against the peers.
+
+For each server: start it, read its resident set size (VmRSS), open N connections to it and have each one
+echo a single byte (so every connection is accepted and has been through one receive and one send), read
+VmRSS again, and report (after - before) / N. The connections then stay idle; nothing else runs. This is
+what a C10K-and-beyond server pays per parked connection in user space (kernel socket memory is not in RSS
+and is the same for every server).
+
+    python3 bench/idle_memory.py --build-dir build-bench [--conns 10000] [--servers rfarm-epoll,...]
+
+Python stdlib only. The client side holds N sockets, so N is bounded by the open-files limit (raised to its
+hard limit here; 20000 on the project's machine).
+"""
+
+import argparse
+import os
+import resource
+import socket
+import subprocess
+import sys
+import time
+
+# name -> (path relative to the build dir, extra args); the same servers as run_echo_bench.py
+SERVERS = {
+    "rfarm-epoll": ("tools/echo-server", ["--backend", "epoll"]),
+    "rfarm-uring": ("tools/echo-server", ["--backend", "uring"]),
+    "raw-epoll": ("bench/raw_epoll_echo", []),
+    "libuv": ("bench/libuv_echo", []),
+    "raw-uring": ("bench/raw_uring_echo", []),
+}
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS for pid %d" % pid)
+
+
+def measure(path, extra, conns):
+    srv = subprocess.Popen([path, "--listen", "tcp:127.0.0.1:0"] + extra, stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    socks = []
+    try:
+        line = srv.stdout.readline().decode().strip()
+        if not line.startswith("tcp:"):
+            raise RuntimeError("server printed %r instead of its address" % line)
+        port = int(line.rsplit(":", 1)[1])
+        time.sleep(0.2)
+        before = rss_kib(srv.pid)
+        deadline = time.monotonic() + 60
+        for _ in range(conns):
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            s.sendall(b"x")
+            socks.append(s)
+            if time.monotonic() > deadline:
+                raise RuntimeError("connecting took over 60 s")
+        for s in socks:
+            if s.recv(1) != b"x":
+                raise RuntimeError("a connection did not echo its byte")
+        time.sleep(0.3)
+        after = rss_kib(srv.pid)
+        return before, after
+    finally:
+        for s in socks:
+            s.close()
+        srv.terminate()
+        try:
+            srv.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            srv.kill()
+            srv.wait()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build-dir", default="build", help="meson build directory (default: build)")
+    ap.add_argument("--conns", type=int, default=10000, help="idle connections per server (default: 10000)")
+    ap.add_argument("--servers", default=",".join(SERVERS), help="comma list (default: all)")
+    args = ap.parse_args()
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if args.conns + 100 > hard:
+        sys.exit("idle_memory: --conns %d does not fit the open-files limit %d" % (args.conns, hard))
+
+    rows, failed = [], 0
+    for name in [s.strip() for s in args.servers.split(",") if s.strip()]:
+        if name not in SERVERS:
+            sys.exit("idle_memory: unknown server %r (known: %s)" % (name, ", ".join(SERVERS)))
+        rel, extra = SERVERS[name]
+        path = os.path.join(args.build_dir, rel)
+        if not os.access(path, os.X_OK):
+            print("skip %-12s: %s is missing" % (name, path))
+            continue
+        try:
+            before, after = measure(path, extra, args.conns)
+        except (OSError, RuntimeError) as e:
+            print("%-12s FAILED: %s" % (name, e))
+            failed += 1
+            continue
+        per_conn = (after - before) * 1024.0 / args.conns
+        rows.append((name, before, after, per_conn))
+        print("%-12s RSS %7d KiB idle, %7d KiB with %d connections: %6.0f B per connection" % (
+            name, before, after, args.conns, per_conn))
+    peers = [r[3] for r in rows if r[0] in ("raw-epoll", "libuv")]
+    if peers:
+        best = min(peers)
+        for name, _, _, per_conn in rows:
+            if name.startswith("rfarm"):
+                print("%-12s %.1fx the best of raw-epoll and libuv (%.0f B)" % (name, per_conn / max(best, 1), best))
+    uring_peer = [r[3] for r in rows if r[0] == "raw-uring"]
+    for name, _, _, per_conn in rows:
+        if name == "rfarm-uring" and uring_peer:
+            print("%-12s %.2fx raw-uring (%.0f B)" % (name, per_conn / max(uring_peer[0], 1), uring_peer[0]))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
