@@ -17,18 +17,13 @@ import argparse
 import os
 import resource
 import socket
-import subprocess
 import sys
 import time
 
-# name -> (path relative to the build dir, extra args); the same servers as run_echo_bench.py
-SERVERS = {
-    "rfarm-epoll": ("tools/echo-server", ["--backend", "epoll"]),
-    "rfarm-uring": ("tools/echo-server", ["--backend", "uring"]),
-    "raw-epoll": ("bench/raw_epoll_echo", []),
-    "libuv": ("bench/libuv_echo", []),
-    "raw-uring": ("bench/raw_uring_echo", []),
-}
+# The same servers, started and stopped the same way, as the echo benchmark.
+from run_echo_bench import SERVERS, Server
+
+DEFAULT_SERVERS = "rfarm-epoll,rfarm-uring,raw-epoll,libuv,raw-uring"
 
 
 def rss_kib(pid):
@@ -40,16 +35,12 @@ def rss_kib(pid):
 
 
 def measure(path, extra, conns):
-    srv = subprocess.Popen([path, "--listen", "tcp:127.0.0.1:0"] + extra, stdout=subprocess.PIPE,
-                           stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    srv = Server([path, "--listen", "tcp:127.0.0.1:0"] + extra)
     socks = []
     try:
-        line = srv.stdout.readline().decode().strip()
-        if not line.startswith("tcp:"):
-            raise RuntimeError("server printed %r instead of its address" % line)
-        port = int(line.rsplit(":", 1)[1])
+        port = int(srv.start().rsplit(":", 1)[1])
         time.sleep(0.2)
-        before = rss_kib(srv.pid)
+        before = rss_kib(srv.proc.pid)
         deadline = time.monotonic() + 60
         for _ in range(conns):
             s = socket.create_connection(("127.0.0.1", port), timeout=10)
@@ -61,24 +52,19 @@ def measure(path, extra, conns):
             if s.recv(1) != b"x":
                 raise RuntimeError("a connection did not echo its byte")
         time.sleep(0.3)
-        after = rss_kib(srv.pid)
-        return before, after
+        return before, rss_kib(srv.proc.pid)
     finally:
         for s in socks:
             s.close()
-        srv.terminate()
-        try:
-            srv.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            srv.kill()
-            srv.wait()
+        srv.stop()
+        srv.cleanup()
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build-dir", default="build", help="meson build directory (default: build)")
     ap.add_argument("--conns", type=int, default=10000, help="idle connections per server (default: 10000)")
-    ap.add_argument("--servers", default=",".join(SERVERS), help="comma list (default: all)")
+    ap.add_argument("--servers", default=DEFAULT_SERVERS, help="comma list (default: %s)" % DEFAULT_SERVERS)
     args = ap.parse_args()
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -90,7 +76,7 @@ def main():
     for name in [s.strip() for s in args.servers.split(",") if s.strip()]:
         if name not in SERVERS:
             sys.exit("idle_memory: unknown server %r (known: %s)" % (name, ", ".join(SERVERS)))
-        rel, extra = SERVERS[name]
+        rel, extra, _ = SERVERS[name]
         path = os.path.join(args.build_dir, rel)
         if not os.access(path, os.X_OK):
             print("skip %-12s: %s is missing" % (name, path))

@@ -330,8 +330,7 @@ def same_state_cycles(runs, servers, conns_list, band=0.85):
     return out
 
 
-def print_same_state(runs, servers, conns_list):
-    fast = same_state_cycles(runs, servers, conns_list)
+def print_same_state(fast, servers, conns_list):
     if not fast:
         return
     log("")
@@ -352,7 +351,7 @@ def print_same_state(runs, servers, conns_list):
                                                        f["cycles"], ratio))
 
 
-def print_table(medians, ratios, servers, conns_list, size, runs=()):
+def print_table(medians, ratios, servers, conns_list, size, same_state=None):
     log("")
     log("MEDIANS (size=%d B); primary figure: server CPU us/msg (lower is better)" % size)
     hdr = "%-12s %6s  %10s %8s %8s %11s %9s %9s %10s %4s" % (
@@ -388,7 +387,7 @@ def print_table(medians, ratios, servers, conns_list, size, runs=()):
                 log("%-12s %6d %10s %10s %10s %10s %6s" % (
                     name, c, fmt(k["instr_user"], ".0f"), fmt(k["instr_kernel"], ".0f"), fmt(k["cycles_user"], ".0f"),
                     fmt(k["cycles_kernel"], ".0f"), fmt(k["ipc"], ".2f")))
-    print_same_state(runs, servers, conns_list)
+    print_same_state(same_state, servers, conns_list)
     if ratios:
         log("")
         log("RATIOS of server CPU/msg (rfarm / peer; < 1.00 means rfarm uses less CPU);")
@@ -556,10 +555,10 @@ def main():
                 "inflated too. Compare servers within this run only." % (100 * statistics.median(waits),
                                                                          args.server_cpu))
         medians, ratios = summarize(runs, servers, conns_list)
-        print_table(medians, ratios, servers, conns_list, args.size, runs)
+        same_state = same_state_cycles(runs, servers, conns_list)
+        print_table(medians, ratios, servers, conns_list, args.size, same_state)
         out.update({"mode": "throughput", "runs": runs, "medians": medians, "ratios": ratios,
-                    "same_state": {"%s/%d" % key: v for key, v in
-                                   same_state_cycles(runs, servers, conns_list).items()}})
+                    "same_state": {"%s/%d" % key: v for key, v in same_state.items()}})
     out["loadavg_end"] = os.getloadavg()
     out["elapsed_s"] = time.monotonic() - t0
     log("")

@@ -81,8 +81,6 @@ struct SendAll {
   Step advance(IoOp& op) noexcept {
     if (op.result < 0) return Step::done;
     sent += static_cast<std::size_t>(op.result);
-    // The common case, one buffer sent whole, without the out-of-line walk over the iovecs.
-    if (op.msg.msg_iovlen == 1 && static_cast<std::size_t>(op.result) == op.msg.msg_iov[0].iov_len) return Step::done;
     return consume_iovecs(op.msg, static_cast<std::size_t>(op.result)) > 0 ? Step::again : Step::done;
   }
   result_type finish(IoOp& op) noexcept {

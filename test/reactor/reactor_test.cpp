@@ -346,7 +346,6 @@ TEST_P(ReactorTest, NoFallbackReasonWhenTheRequestedBackendRuns) {
   EXPECT_FALSE(reactor().backend_fallback_reason()) << reactor().backend_fallback_reason().message();
 }
 
-
 RFARM_INSTANTIATE_BACKEND_TESTS(ReactorTest);
 RFARM_INSTANTIATE_BACKEND_TESTS(SpinModeTest);
 
