@@ -37,6 +37,8 @@ SERVERS = {
     "rfarm-uring": ("tools/echo-server", ["--backend", "uring"], True),
     "raw-epoll": ("bench/raw_epoll_echo", [], True),
     "raw-epoll-lt": ("bench/raw_epoll_echo", ["--level"], True),  # ET-vs-LT check, not a default
+    # rfarm's syscalls (recv/send) with no library around them: the floor for rfarm-epoll, not a default.
+    "raw-epoll-recv": ("bench/raw_epoll_echo", ["--recv-send"], True),
     "libuv": ("bench/libuv_echo", [], False),
     "raw-uring": ("bench/raw_uring_echo", [], False),
 }
@@ -336,7 +338,7 @@ def print_same_state(fast, servers, conns_list):
     log("")
     log("SAME-STATE CYCLES: medians over the runs made in the fast state (IPC >= 0.85 x the best at that C),")
     log("  per message; n = how many of the repetitions qualified. Ratio vs the best of raw-epoll/libuv.")
-    hdr = "%-12s %6s %4s %9s %9s %9s %7s" % ("server", "conns", "n", "cyc_usr", "cyc_krn", "cycles", "ratio")
+    hdr = "%-14s %6s %4s %9s %9s %9s %7s" % ("server", "conns", "n", "cyc_usr", "cyc_krn", "cycles", "ratio")
     log(hdr)
     log("-" * len(hdr))
     for c in conns_list:
@@ -347,14 +349,14 @@ def print_same_state(fast, servers, conns_list):
             if not f:
                 continue
             ratio = ("%.3f" % (f["cycles"] / best)) if best and name not in EPOLL_PEERS else "-"
-            log("%-12s %6d %4d %9.0f %9.0f %9.0f %7s" % (name, c, f["n"], f["cycles_user"], f["cycles_kernel"],
+            log("%-14s %6d %4d %9.0f %9.0f %9.0f %7s" % (name, c, f["n"], f["cycles_user"], f["cycles_kernel"],
                                                        f["cycles"], ratio))
 
 
 def print_table(medians, ratios, servers, conns_list, size, same_state=None):
     log("")
     log("MEDIANS (size=%d B); primary figure: server CPU us/msg (lower is better)" % size)
-    hdr = "%-12s %6s  %10s %8s %8s %11s %9s %9s %10s %4s" % (
+    hdr = "%-14s %6s  %10s %8s %8s %11s %9s %9s %10s %4s" % (
         "server", "conns", "srv_us/msg", "srv_util", "srv_wait", "msgs/s", "p50_us", "p99_us", "cli_us/msg", "n")
     log(hdr)
     log("-" * len(hdr))
@@ -363,7 +365,7 @@ def print_table(medians, ratios, servers, conns_list, size, same_state=None):
             m = medians.get("%s/%d" % (name, c))
             if not m:
                 continue
-            log("%-12s %6d  %10s %8s %8s %11s %9s %9s %10s %4d%s" % (
+            log("%-14s %6d  %10s %8s %8s %11s %9s %9s %10s %4d%s" % (
                 name, c, fmt(m["server_cpu_us_per_msg"], ".3f"), fmt(m["server_util"], ".2f"),
                 fmt(m["server_runq_wait"], ".2f"),
                 fmt(m["msgs_per_s"], ".0f"), fmt(m["p50_us"], ".1f"), fmt(m["p99_us"], ".1f"),
@@ -374,7 +376,7 @@ def print_table(medians, ratios, servers, conns_list, size, same_state=None):
         log("COUNTERS (perf stat on the server, medians): instructions and cycles per message, user and kernel.")
         log("  Instructions do not depend on the machine's state; IPC shows it (this VM flips between ~0.65 and")
         log("  ~1.8 for the same work, which is what moves CPU us/msg by ~3x between repetitions).")
-        hdr = "%-12s %6s %10s %10s %10s %10s %6s" % ("server", "conns", "instr_usr", "instr_krn", "cyc_usr",
+        hdr = "%-14s %6s %10s %10s %10s %10s %6s" % ("server", "conns", "instr_usr", "instr_krn", "cyc_usr",
                                                     "cyc_krn", "ipc")
         log(hdr)
         log("-" * len(hdr))
@@ -384,7 +386,7 @@ def print_table(medians, ratios, servers, conns_list, size, same_state=None):
                 if not m or "counters" not in m:
                     continue
                 k = m["counters"]
-                log("%-12s %6d %10s %10s %10s %10s %6s" % (
+                log("%-14s %6d %10s %10s %10s %10s %6s" % (
                     name, c, fmt(k["instr_user"], ".0f"), fmt(k["instr_kernel"], ".0f"), fmt(k["cycles_user"], ".0f"),
                     fmt(k["cycles_kernel"], ".0f"), fmt(k["ipc"], ".2f")))
     print_same_state(same_state, servers, conns_list)
@@ -419,13 +421,13 @@ def run_latency(args, servers):
     for i, (name, spin) in enumerate(plan):
         r = measure(args, name, 1, spin)
         runs.append(r)
-        log("[%d/%d] %-12s spin=%-4d %s" % (i + 1, len(plan), name, spin,
+        log("[%d/%d] %-14s spin=%-4d %s" % (i + 1, len(plan), name, spin,
                                              r.get("error") or "p50=%.1fus p99=%.1fus msgs/s=%.0f" % (
                                                  r["rtt_us"]["p50"], r["rtt_us"]["p99"], r["msgs_per_s"])))
     log("")
     log("LATENCY (C=1, size=%d B, medians of %d reps; spin = --spin-us %d on server and client)" % (
         args.size, args.reps, args.spin_us))
-    hdr = "%-12s %12s %12s %12s %12s %12s" % ("server", "p50_us", "p99_us", "p50_spin_us", "p99_spin_us",
+    hdr = "%-14s %12s %12s %12s %12s %12s" % ("server", "p50_us", "p99_us", "p50_spin_us", "p99_spin_us",
                                               "srv_us/msg")
     log(hdr)
     log("-" * len(hdr))
@@ -439,7 +441,7 @@ def run_latency(args, servers):
                      "server_cpu_us_per_msg": med(plain, "server_cpu_us_per_msg"),
                      "errors": len([r for r in plain + spin if "error" in r])}
         e = lat[name]
-        log("%-12s %12s %12s %12s %12s %12s%s" % (
+        log("%-14s %12s %12s %12s %12s %12s%s" % (
             name, fmt(e["p50_us"], ".1f"), fmt(e["p99_us"], ".1f"),
             fmt(e["p50_spin_us"], ".1f") if SERVERS[name][2] else "n/a",
             fmt(e["p99_spin_us"], ".1f") if SERVERS[name][2] else "n/a",
@@ -547,7 +549,7 @@ def main():
                 status += "  (counters: %s)" % r["counters_error"]
             if "warning" in r:
                 status += "  WARNING: " + r["warning"]
-            log("[%d/%d] %-12s C=%-5d rep=%d %s" % (i + 1, len(plan), name, c, rep, status))
+            log("[%d/%d] %-14s C=%-5d rep=%d %s" % (i + 1, len(plan), name, c, rep, status))
         waits = [r["server_runq_wait"] for r in runs if isinstance(r.get("server_runq_wait"), (int, float))]
         if waits and statistics.median(waits) > 0.05:
             log("warning: the server spent a median %.0f%% of the wall time runnable but waiting for its CPU "
