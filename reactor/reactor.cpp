@@ -278,9 +278,31 @@ std::error_code Reactor::init(const ReactorOptions& options) {
 Reactor::~Reactor() {
   // Destroying a suspended frame runs its destructors: sockets close, pending operations are abandoned.
   while (!spawned_.empty()) spawned_.front().frame.destroy();
+  // So may the callbacks that never ran: reactor.post([conn = std::move(conn)] {...}) owns a socket, and a
+  // socket closes through the backend. They go now, while the backend exists, not with the members after it.
+  drop_pending_callbacks();
   signals_.reset();
   completions_.run();  // completions of what those closes cancelled, for operations that outlive the frames
   backend_.reset();
+}
+
+void Reactor::drop_pending_callbacks() noexcept {
+  // A destructor may post or add a timer in turn: loop until nothing is left.
+  for (;;) {
+    std::vector<std::move_only_function<void()>> dropped;
+    {
+      std::lock_guard lock(posted_mutex_);
+      dropped.swap(posted_);
+    }
+    // Indexed, not iterated: a dropped callback's destructor may add a timer (and grow the slab).
+    bool dropped_timer = false;
+    for (std::size_t i = 0; i < owned_timers_.size(); ++i) {
+      if (!owned_timers_[i]->fn) continue;
+      [[maybe_unused]] auto fn = std::exchange(owned_timers_[i]->fn, nullptr);  // destroyed right here
+      dropped_timer = true;
+    }
+    if (dropped.empty() && !dropped_timer) return;
+  }
 }
 
 void Reactor::run() {

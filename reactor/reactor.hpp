@@ -143,7 +143,9 @@ class Reactor {
   static Result<std::unique_ptr<Reactor>> create(ReactorOptions options = {});
   Reactor(const Reactor&) = delete;
   Reactor& operator=(const Reactor&) = delete;
-  // Destroys still-suspended spawned tasks (their sockets close), then the backend.
+  // Destroys still-suspended spawned tasks, then posted work that never ran and the callbacks of timers that
+  // never fired (the sockets they own close), then the backend. Everything else made from the reactor
+  // (sockets, Timer, ReadinessWatch, Resolver) must be destroyed before it, as in libuv and Asio.
   ~Reactor();
 
   // Runs until stop(), then clears the stop request. A stop() made before run() ends it after one turn.
@@ -232,6 +234,7 @@ class Reactor {
   void fire_expired_timers() noexcept;
   void run_posted();
   void run_turn_hooks() noexcept;
+  void drop_pending_callbacks() noexcept;
   TimerId add_owned_timer(Duration delay, Duration period, std::move_only_function<void()> fn);
   static void fire_owned_timer(detail::TimerNode& node) noexcept;
 

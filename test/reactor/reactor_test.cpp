@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <memory>
 #include <condition_variable>
 #include <mutex>
 #include <stdexcept>
@@ -276,6 +277,32 @@ TEST_P(ReactorTest, DestroyingTheReactorDestroysSuspendedSpawnedTasks) {
   other->reset();  // AddressSanitizer reports the frames, sockets and timers if this leaks them
   EXPECT_TRUE(reader_destroyed);
   EXPECT_TRUE(sleeper_destroyed);
+}
+
+// Posted work that never ran and timers that never fired own their callbacks, and a callback may own a socket
+// (reactor.post([conn = std::move(conn)] { ... })). Those callbacks are destroyed with the reactor, and their
+// sockets close through its backend, so they must go while the backend still exists.
+TEST_P(ReactorTest, DestroyingTheReactorReleasesPostedWorkAndTimersThatOwnSockets) {
+  ReactorOptions options;
+  options.backend = GetParam();
+  auto other = Reactor::create(options);
+  ASSERT_TRUE(other);
+  Reactor& r = **other;
+  auto pair = StreamSocket::pair(r);
+  ASSERT_TRUE(pair);
+  auto second_pair = StreamSocket::pair(r);
+  ASSERT_TRUE(second_pair);
+  bool posted_destroyed = false;
+  bool timer_destroyed = false;
+  r.post([sockets = std::move(*pair), guard = std::make_shared<DestroyedFlag>(posted_destroyed)] {
+    ADD_FAILURE() << "posted work ran";
+  });
+  r.after(1h, [sockets = std::move(*second_pair), guard = std::make_shared<DestroyedFlag>(timer_destroyed)] {
+    ADD_FAILURE() << "the timer fired";
+  });
+  other->reset();  // crashed here (a socket closed through the destroyed backend) before the fix
+  EXPECT_TRUE(posted_destroyed);
+  EXPECT_TRUE(timer_destroyed);
 }
 
 TEST_P(ReactorTest, NoSpinningUnlessSpinIsSet) {
