@@ -16,6 +16,7 @@
 
 #include "reactor/reactor.hpp"
 #include "reactor/stream_listener.hpp"
+#include "tools/accept_loop.hpp"
 #include "tools/echo_server_dgram.hpp"
 #include "tools/endpoint.hpp"
 #include "tools/tls_echo.hpp"
@@ -31,18 +32,6 @@ Task<void> echo(StreamSocket conn) {
     auto data = co_await conn.recv_pooled();
     if (!data || data->empty()) break;
     if (!co_await conn.send_all(data->bytes())) break;
-  }
-}
-
-Task<void> accept_loop(Reactor& reactor, StreamListener& listener) {
-  for (;;) {
-    auto conn = co_await listener.accept();
-    if (!conn) {
-      if (conn.error() == std::errc::operation_canceled) break;
-      reactor.log().warn("accept: {}", conn.error().message());
-      continue;
-    }
-    reactor.spawn(echo(std::move(*conn)));
   }
 }
 
@@ -136,7 +125,7 @@ int main(int argc, char** argv) {
   if (tls) {
     loop.spawn(tools::tls_echo_accept_loop(loop, *listener, *tls_context));
   } else {
-    loop.spawn(accept_loop(loop, *listener));
+    loop.spawn(tools::accept_loop(loop, *listener, echo));
   }
   loop.run();
   return 0;

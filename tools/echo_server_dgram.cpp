@@ -7,6 +7,7 @@
 
 #include "reactor/datagram_socket.hpp"
 #include "reactor/seqpacket_socket.hpp"
+#include "tools/accept_loop.hpp"
 
 namespace rfarm::tools {
 
@@ -44,16 +45,9 @@ Task<void> packet_echo(SeqPacketSocket conn) {
   }
 }
 
+// Owns the listener, so it lives as long as the loop.
 Task<void> packet_accept_loop(Reactor& reactor, SeqPacketListener listener) {
-  for (;;) {
-    auto conn = co_await listener.accept();
-    if (!conn) {
-      if (conn.error() == std::errc::operation_canceled) break;
-      reactor.log().warn("accept: {}", conn.error().message());
-      continue;
-    }
-    reactor.spawn(packet_echo(std::move(*conn)));
-  }
+  co_await accept_loop(reactor, listener, packet_echo);
 }
 
 void print_endpoint(Transport transport, const Result<Address>& bound, const Address& asked) {

@@ -2,6 +2,7 @@
 
 #include "reactor/reactor.hpp"
 #include "reactor/tls/tls_stream.hpp"
+#include "tools/accept_loop.hpp"
 
 namespace rfarm::tools {
 
@@ -41,15 +42,9 @@ Task<void> tls_echo(Reactor& reactor, StreamSocket conn, TlsContext context) {
 }  // namespace
 
 Task<void> tls_echo_accept_loop(Reactor& reactor, StreamListener& listener, TlsContext context) {
-  for (;;) {
-    auto conn = co_await listener.accept();
-    if (!conn) {
-      if (conn.error() == std::errc::operation_canceled) break;
-      reactor.log().warn("accept: {}", conn.error().message());
-      continue;
-    }
-    reactor.spawn(tls_echo(reactor, std::move(*conn), context));
-  }
+  return accept_loop(reactor, listener, [&reactor, context](StreamSocket conn) {
+    return tls_echo(reactor, std::move(conn), context);
+  });
 }
 
 }  // namespace rfarm::tools
