@@ -32,6 +32,8 @@
 #include <string.h>
 #include <uv.h>
 
+#include "listen_spec.h"
+
 struct conn {
     uv_tcp_t tcp;     /* first member: handle <-> conn casts */
     int write_queued; /* uv_write requests in flight */
@@ -158,32 +160,6 @@ static void on_signal(uv_signal_t *h, int signum)
     uv_stop(loop);
 }
 
-static int parse_listen(const char *spec, struct sockaddr_storage *ss)
-{
-    if (strncmp(spec, "tcp:", 4) != 0)
-        return -1;
-    const char *hp = spec + 4;
-    const char *colon = strrchr(hp, ':');
-    if (!colon)
-        return -1;
-    char host[256];
-    size_t hl = (size_t)(colon - hp);
-    if (hl >= sizeof host)
-        return -1;
-    memcpy(host, hp, hl);
-    host[hl] = 0;
-    int port = atoi(colon + 1);
-    if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
-        host[hl - 1] = 0;
-        return uv_ip6_addr(host + 1, port, (struct sockaddr_in6 *)ss);
-    }
-    if (hl == 0)
-        return uv_ip4_addr("0.0.0.0", port, (struct sockaddr_in *)ss);
-    if (strchr(host, ':'))
-        return uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss);
-    return uv_ip4_addr(host, port, (struct sockaddr_in *)ss);
-}
-
 int main(int argc, char **argv)
 {
     const char *listen_spec = NULL;
@@ -200,8 +176,8 @@ int main(int argc, char **argv)
         return 2;
     }
     struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof ss);
-    if (parse_listen(listen_spec, &ss) != 0) {
+    socklen_t sl;
+    if (parse_listen(listen_spec, &ss, &sl) != 0) {
         fprintf(stderr, "libuv_echo: bad --listen '%s' (want tcp:HOST:PORT)\n", listen_spec);
         return 2;
     }
@@ -229,15 +205,7 @@ int main(int argc, char **argv)
     err = uv_tcp_getsockname(&server, (struct sockaddr *)&bound, &blen);
     if (err)
         die("getsockname", err);
-    char host[64];
-    if (bound.ss_family == AF_INET6) {
-        uv_ip6_name((struct sockaddr_in6 *)&bound, host, sizeof host);
-        printf("tcp:[%s]:%u\n", host, ntohs(((struct sockaddr_in6 *)&bound)->sin6_port));
-    } else {
-        uv_ip4_name((struct sockaddr_in *)&bound, host, sizeof host);
-        printf("tcp:%s:%u\n", host, ntohs(((struct sockaddr_in *)&bound)->sin_port));
-    }
-    fflush(stdout);
+    print_bound_address(&bound);
 
     uv_run(loop, UV_RUN_DEFAULT);
     return 0; /* stopped by a signal; open connections die with the process */

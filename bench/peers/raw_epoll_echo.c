@@ -67,6 +67,8 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include "listen_spec.h"
+
 #define READ_BUF_SIZE (64 * 1024)
 #define MAX_EVENTS 512
 
@@ -91,56 +93,13 @@ static void die(const char *what)
     exit(1);
 }
 
-static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *sl)
-{
-    if (strncmp(spec, "tcp:", 4) != 0)
-        return -1;
-    const char *hp = spec + 4;
-    const char *colon = strrchr(hp, ':');
-    if (!colon)
-        return -1;
-    char host[256];
-    size_t hl = (size_t)(colon - hp);
-    if (hl >= sizeof host)
-        return -1;
-    memcpy(host, hp, hl);
-    host[hl] = 0;
-    if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
-        memmove(host, host + 1, hl - 2);
-        host[hl - 2] = 0;
-    }
-    struct addrinfo hints = {0}, *res;
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    if (getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &res) != 0)
-        return -1;
-    memcpy(ss, res->ai_addr, res->ai_addrlen);
-    *sl = res->ai_addrlen;
-    freeaddrinfo(res);
-    return 0;
-}
-
 static void print_addr(int fd)
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
-    char host[INET6_ADDRSTRLEN];
-    unsigned port;
     if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
         die("getsockname");
-    if (ss.ss_family == AF_INET6) {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-        port = ntohs(a->sin6_port);
-        printf("tcp:[%s]:%u\n", host, port);
-    } else {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-        inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
-        port = ntohs(a->sin_port);
-        printf("tcp:%s:%u\n", host, port);
-    }
-    fflush(stdout);
+    print_bound_address(&ss);
 }
 
 static void conn_close(int fd)

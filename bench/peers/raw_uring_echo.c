@@ -63,6 +63,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "listen_spec.h"
+
 enum { OP_ACCEPT = 1, OP_RECV = 2, OP_SEND = 3, OP_SIGNAL = 4, OP_CANCEL = 5 };
 #define BGID 7
 /* A connection whose peer does not read would otherwise drain the whole
@@ -331,53 +333,13 @@ static void on_send(struct io_uring_cqe *cqe, int fd, uint32_t gen)
     }
 }
 
-static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *sl)
-{
-    if (strncmp(spec, "tcp:", 4) != 0)
-        return -1;
-    const char *hp = spec + 4;
-    const char *colon = strrchr(hp, ':');
-    if (!colon)
-        return -1;
-    char host[256];
-    size_t hl = (size_t)(colon - hp);
-    if (hl >= sizeof host)
-        return -1;
-    memcpy(host, hp, hl);
-    host[hl] = 0;
-    if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
-        memmove(host, host + 1, hl - 2);
-        host[hl - 2] = 0;
-    }
-    struct addrinfo hints = {0}, *res;
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    if (getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &res) != 0)
-        return -1;
-    memcpy(ss, res->ai_addr, res->ai_addrlen);
-    *sl = res->ai_addrlen;
-    freeaddrinfo(res);
-    return 0;
-}
-
 static void print_addr(int fd)
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
-    char host[INET6_ADDRSTRLEN];
     if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
         die("getsockname", errno);
-    if (ss.ss_family == AF_INET6) {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-        printf("tcp:[%s]:%u\n", host, ntohs(a->sin6_port));
-    } else {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-        inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
-        printf("tcp:%s:%u\n", host, ntohs(a->sin_port));
-    }
-    fflush(stdout);
+    print_bound_address(&ss);
 }
 
 static void setup_ring(void)
