@@ -81,7 +81,7 @@ Result<BlockingClient> BlockingClient::connect(std::string_view host, std::uint1
   auto resolver = Resolver::create(**reactor, options.resolver);
   if (!resolver) return fail(resolver.error());
   ConnectByNameOptions connect_options;
-  if (deadline != Deadline::max()) connect_options.timeout = std::max(remaining(deadline), Duration(1));
+  connect_options.timeout = std::max(remaining(deadline), Duration(1));  // max() when there is no deadline
   auto connecting = connect_by_name(**reactor, **resolver, std::string(host), port, connect_options);
   auto connected = run_until(**reactor, MaybeReady(std::move(connecting)), deadline);
   if (!connected) return fail(Errc::timed_out);

@@ -41,7 +41,7 @@ TimerId Reactor::add_owned_timer(Duration delay, Duration period, std::move_only
   OwnedTimer& t = *owned_timers_[slot];
   t.period = period;
   t.fn = std::move(fn);
-  timers_.insert(t, refresh_now() + delay);
+  add_timer(t, delay);
   return t.id();
 }
 

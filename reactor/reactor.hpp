@@ -211,7 +211,11 @@ class Reactor {
   // For the socket layer.
   detail::Backend& backend() noexcept { return *backend_; }
   detail::CompletionQueue& completions() noexcept { return completions_; }
-  void add_timer(detail::TimerNode& node, Duration delay) { timers_.insert(node, refresh_now() + delay); }
+  // A delay past the clock's range (Duration::max() is how callers say "no limit") saturates: never fires.
+  void add_timer(detail::TimerNode& node, Duration delay) {
+    Clock::time_point now = refresh_now();
+    timers_.insert(node, delay >= Clock::time_point::max() - now ? Clock::time_point::max() : now + delay);
+  }
   void add_timer_at(detail::TimerNode& node, Clock::time_point deadline) { timers_.insert(node, deadline); }
   void remove_timer(detail::TimerNode& node) noexcept { timers_.remove(node); }
 

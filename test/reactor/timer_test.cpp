@@ -50,6 +50,20 @@ TEST_P(TimerTest, TimerDoesNotFireBeforeItsDeadline) {
 
 // The loop last turned (and cached now()) when the fixture made the reactor; 40 ms of set-up pass before the
 // 20 ms timer is made. Measured from that stale now() it would be due at once.
+TEST_P(TimerTest, DelaysTooLongForTheClockNeverFire) {
+  // Duration::max() is how callers say "no limit" (BlockingClient::forever reaches the connect timer so).
+  // now + Duration::max() overflows into the past; the deadline must saturate instead.
+  bool fired_after = false;
+  bool fired_timer = false;
+  reactor().after(Duration::max(), [&] { fired_after = true; });
+  Timer timer(reactor());
+  timer.start(Duration::max(), [&] { fired_timer = true; });
+  // Turns that never block: before the fix the wrapped deadline also made the loop's wait overflow (forever).
+  for (int i = 0; i < 3; ++i) reactor().run_once(Duration(0));
+  EXPECT_FALSE(fired_after);
+  EXPECT_FALSE(fired_timer);
+}
+
 TEST_P(TimerTest, AfterMeasuresItsDelayFromTheCall) {
   busy_wait(40ms);
   Clock::time_point made = Clock::now();
