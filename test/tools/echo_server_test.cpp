@@ -265,6 +265,7 @@ class EchoServerHarness : public ::testing::Test {
     return run_peer({socat_, "-t", "60", "-", socat_address}, payload);
   }
 
+  // GTEST_SKIP only leaves this helper: callers follow it with `if (IsSkipped()) return;`.
   void require_python() {
     python_ = env("RFARM_PYTHON3");
     if (python_.empty()) GTEST_SKIP() << "python3 not found at configure time (RFARM_PYTHON3 unset)";
@@ -324,6 +325,7 @@ TEST_P(EchoServerTest, PrintsTheBoundTcpEndpointFirst) {
 
 TEST_P(EchoServerTest, EchoesToAPythonPeerThatHalfCloses) {
   require_python();
+  if (IsSkipped()) return;
   START_OR_SKIP(endpoint, "tcp:127.0.0.1:0");
   std::string payload = pattern(1 << 20, 1);
   auto reply = run_python_peer(endpoint, payload);
@@ -334,6 +336,7 @@ TEST_P(EchoServerTest, EchoesToAPythonPeerThatHalfCloses) {
 
 TEST_P(EchoServerTest, EchoesToSeveralPythonPeersOneAfterAnother) {
   require_python();
+  if (IsSkipped()) return;
   START_OR_SKIP(endpoint, "tcp:127.0.0.1:0");
   for (std::uint32_t i = 0; i < 3; ++i) {
     std::string payload = pattern(1000 * (i + 1), 10 + i);
@@ -345,6 +348,7 @@ TEST_P(EchoServerTest, EchoesToSeveralPythonPeersOneAfterAnother) {
 
 TEST_P(EchoServerTest, EchoesAnEmptyExchangeAndClosesOnHalfClose) {
   require_python();
+  if (IsSkipped()) return;
   START_OR_SKIP(endpoint, "tcp:127.0.0.1:0");
   auto reply = run_python_peer(endpoint, "");
   ASSERT_TRUE(reply);
@@ -353,6 +357,7 @@ TEST_P(EchoServerTest, EchoesAnEmptyExchangeAndClosesOnHalfClose) {
 
 TEST_P(EchoServerTest, EchoesToSocat) {
   require_socat();
+  if (IsSkipped()) return;
   START_OR_SKIP(endpoint, "tcp:127.0.0.1:0");
   std::string payload = pattern(256 * 1024, 2);
   auto reply = run_socat_peer("TCP:" + endpoint.substr(4), payload);
@@ -363,6 +368,7 @@ TEST_P(EchoServerTest, EchoesToSocat) {
 
 TEST_P(EchoServerTest, EchoesOverAUnixPathToAPythonPeer) {
   require_python();
+  if (IsSkipped()) return;
   std::string path = dir_.file("echo.sock");
   START_OR_SKIP(endpoint, "unix:" + path);
   EXPECT_EQ(endpoint, "unix:" + path);
@@ -374,6 +380,7 @@ TEST_P(EchoServerTest, EchoesOverAUnixPathToAPythonPeer) {
 
 TEST_P(EchoServerTest, EchoesOverAUnixPathToSocat) {
   require_socat();
+  if (IsSkipped()) return;
   std::string path = dir_.file("socat.sock");
   START_OR_SKIP(endpoint, "unix:" + path);
   std::string payload = pattern(100'000, 4);
@@ -384,6 +391,7 @@ TEST_P(EchoServerTest, EchoesOverAUnixPathToSocat) {
 
 TEST_P(EchoServerTest, EchoesOverAnAbstractUnixName) {
   require_python();
+  if (IsSkipped()) return;
   std::string name = "rfarm-echo-test-" + std::to_string(::getpid());
   START_OR_SKIP(endpoint, "unix:@" + name);
   EXPECT_EQ(endpoint, "unix:@" + name);
