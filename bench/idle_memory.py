@@ -21,7 +21,7 @@ import sys
 import time
 
 # The same servers, started and stopped the same way, as the echo benchmark.
-from run_echo_bench import SERVERS, Server
+from run_echo_bench import EPOLL_PEERS, SERVERS, Server
 
 DEFAULT_SERVERS = "rfarm-epoll,rfarm-uring,raw-epoll,libuv,raw-uring"
 
@@ -91,7 +91,7 @@ def main():
         rows.append((name, before, after, per_conn))
         print("%-12s RSS %7d KiB idle, %7d KiB with %d connections: %6.0f B per connection" % (
             name, before, after, args.conns, per_conn))
-    peers = [r[3] for r in rows if r[0] in ("raw-epoll", "libuv")]
+    peers = [r[3] for r in rows if r[0] in EPOLL_PEERS]
     if peers:
         best = min(peers)
         for name, _, _, per_conn in rows:

@@ -86,6 +86,11 @@ class Server:
         if not addr.startswith("tcp:"):
             self.stop()
             raise RuntimeError("server's first stdout line is %r, expected tcp:HOST:PORT" % addr)
+        # rfarm asked for io_uring says so on stderr, before its address line, when the kernel refuses it: an
+        # epoll run must not be reported (and compared with raw-uring) as an io_uring one.
+        if "falling back to epoll" in self.stderr_tail():
+            self.stop()
+            raise RuntimeError("asked for io_uring, runs on epoll" + self.stderr_tail())
         self.addr = addr
         return addr
 
@@ -267,6 +272,12 @@ def summarize(runs, servers, conns_list):
                     k: med(with_counters, k) for k in ("instr_user", "instr_kernel", "cycles_user",
                                                        "cycles_kernel", "ipc")}
     ratios = {}
+    # Server CPU/msg of every repetition at each C: {c: {rep: {server: value}}}.
+    per_rep = {c: {} for c in conns_list}
+    for r in runs:
+        if r["conns"] in per_rep and not r.get("spin_us") and "error" not in r \
+                and isinstance(r.get("server_cpu_us_per_msg"), (int, float)):
+            per_rep[r["conns"]].setdefault(r.get("rep"), {})[r["server"]] = r["server_cpu_us_per_msg"]
     for name in servers:
         if not name.startswith("rfarm"):
             continue
@@ -288,13 +299,8 @@ def summarize(runs, servers, conns_list):
             # Paired: the ratio within each repetition (servers measured minutes
             # apart at most), then the median of those. Steadier than the ratio
             # of medians when the machine's state drifts during the run.
-            per_rep = {}
-            for r in runs:
-                if r["conns"] == c and not r.get("spin_us") and "error" not in r \
-                        and isinstance(r.get("server_cpu_us_per_msg"), (int, float)):
-                    per_rep.setdefault(r.get("rep"), {})[r["server"]] = r["server_cpu_us_per_msg"]
             paired, paired_u = [], []
-            for byname in per_rep.values():
+            for byname in per_rep[c].values():
                 if name not in byname:
                     continue
                 peer_vals = [byname[p] for p in EPOLL_PEERS if byname.get(p)]

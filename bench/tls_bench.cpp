@@ -16,7 +16,7 @@
 //
 // Reported per workload (median over R interleaved rounds): wall rate and CPU time per operation of the two
 // threads together (getrusage RUSAGE_THREAD), and the ratio rfarm / openssl. On a shared 2-core machine the
-// CPU figure is the steadier one. Raw numbers go to --json.
+// CPU figure is the steadier one. --json writes the same medians and ratios, machine-readable.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
