@@ -121,7 +121,7 @@ struct IoHandle {
   // of its own once announced, so from then on a short read does not mean "wait for the next edge".
   bool read_closed = false;
   // epoll: urgent data was announced (EPOLLPRI). A TCP read stops short at the urgent mark (tcp(7)), so from
-  // then on a short read does not prove the receive queue drained.
+  // then on a short read does not prove the receive queue drained, until a read finds the queue empty.
   bool urgent_seen = false;
 
   // Private to the io_uring backend: registered-file slot and per-handle multishot state.

@@ -276,9 +276,14 @@ class EpollBackend final : public Backend {
   }
 
   static void note_read(IoHandle& h, int r, std::size_t requested) noexcept {
-    if (r == -EAGAIN ||
-        (r > 0 && h.stream && !h.urgent_seen && !h.read_closed && static_cast<std::size_t>(r) < requested))
+    if (r == -EAGAIN) {
       h.readable = false;
+      // Drained: any urgent mark is behind us. A later one comes with an edge that reports EPOLLPRI again
+      // (the event mask is the socket's whole state), so short reads may count as "drained" once more.
+      h.urgent_seen = false;
+    } else if (r > 0 && h.stream && !h.urgent_seen && !h.read_closed && static_cast<std::size_t>(r) < requested) {
+      h.readable = false;
+    }
   }
 
   static int perform_connect(IoOp& op) noexcept {
