@@ -11,6 +11,8 @@
 #include <map>
 #include <memory>
 
+#include "reactor/unique_fd.hpp"
+
 namespace rfarm {
 
 namespace {
@@ -101,15 +103,14 @@ Result<std::vector<Interface>> list_interfaces() {
     link.addresses.push_back(std::move(ia));
   }
 
-  int probe_fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);  // for SIOCGIFMTU (netdevice(7))
+  UniqueFd probe(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));  // for SIOCGIFMTU (netdevice(7))
   std::vector<Interface> interfaces;
   interfaces.reserve(by_name.size());
   for (auto& [name, link] : by_name) {
     if (link.index == 0) link.index = ::if_nametoindex(name.c_str());
-    link.mtu = query_mtu(probe_fd, name);
+    link.mtu = query_mtu(probe.get(), name);
     interfaces.push_back(std::move(link));
   }
-  if (probe_fd >= 0) ::close(probe_fd);
   std::sort(interfaces.begin(), interfaces.end(),
             [](const Interface& a, const Interface& b) { return a.index < b.index; });
   return interfaces;

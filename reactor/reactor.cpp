@@ -22,8 +22,7 @@ struct Reactor::OwnedTimer : detail::TimerNode {
   std::uint32_t generation = 0;
   Duration period{0};
   std::move_only_function<void()> fn;
-  bool firing = false;                  // a periodic fn is running (it may cancel its own timer)
-  bool cancelled_while_firing = false;  // it did: fire_owned_timer frees the slot once fn has returned
+  bool firing = false;  // a periodic fn is running (it may cancel its own timer)
 
   TimerId id() const noexcept { return (static_cast<TimerId>(generation) << 32) | (slot + 1); }
 };
@@ -60,10 +59,9 @@ bool Reactor::cancel(TimerId id) noexcept {
   if (t.id() != id || !t.fn) return false;
   timers_.remove(t);
   ++t.generation;
-  if (t.firing) {  // destroying fn now would destroy the callback that is running (and its captures)
-    t.cancelled_while_firing = true;
-    return true;
-  }
+  // Destroying fn now would destroy the callback that is running (and its captures): fire_owned_timer frees
+  // the slot once fn has returned, seeing the generation change.
+  if (t.firing) return true;
   t.fn = nullptr;
   free_timer_slots_.push_back(t.slot);
   return true;
@@ -77,10 +75,11 @@ void Reactor::fire_owned_timer(detail::TimerNode& node) noexcept {
     // (no drift: not measured from the clock like a new timer), but never into the past: a stalled loop
     // fires once, not once per missed period.
     r.timers_.insert(t, std::max(t.deadline + t.period, r.now_));
+    const std::uint32_t generation = t.generation;
     t.firing = true;
     t.fn();
     t.firing = false;
-    if (std::exchange(t.cancelled_while_firing, false)) {
+    if (t.generation != generation) {  // the callback cancelled its own timer
       t.fn = nullptr;
       r.free_timer_slots_.push_back(t.slot);
     }

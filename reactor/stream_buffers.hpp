@@ -24,7 +24,6 @@ class ReadBuffer {
   ConstBytes data() const noexcept { return {base_ + begin_, end_ - begin_}; }
   std::size_t size() const noexcept { return end_ - begin_; }
   bool empty() const noexcept { return end_ == begin_; }
-  bool has_storage() const noexcept { return base_ != nullptr; }
   // What one pool buffer holds: the unit reads are sized by.
   std::size_t unit() const noexcept { return pool_->buffer_size(); }
 
