@@ -1,5 +1,6 @@
 #include "reactor/http_chunked.hpp"
 
+#include <charconv>
 #include <string>
 
 namespace rfarm {
@@ -36,13 +37,6 @@ class HttpCategory final : public std::error_category {
   }
 };
 
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 bool is_blank(char c) noexcept { return c == ' ' || c == '\t'; }
 
 // Control characters other than HTAB (RFC 9110 §5.5: field values exclude them).
@@ -74,15 +68,11 @@ const std::error_category& http_category() noexcept {
 namespace http {
 
 Result<std::uint64_t> parse_chunk_size_line(std::string_view line, std::uint64_t max_chunk_size) noexcept {
-  std::size_t i = 0;
   std::uint64_t value = 0;
-  for (; i < line.size(); ++i) {
-    int digit = hex_value(line[i]);
-    if (digit < 0) break;
-    if (value > (UINT64_MAX >> 4)) return fail(make_error_code(HttpErrc::chunk_too_large));
-    value = value * 16 + static_cast<std::uint64_t>(digit);
-  }
-  if (i == 0) return fail(make_error_code(HttpErrc::bad_chunk_size));
+  auto [end, ec] = std::from_chars(line.data(), line.data() + line.size(), value, 16);
+  if (ec == std::errc::result_out_of_range) return fail(make_error_code(HttpErrc::chunk_too_large));
+  if (ec != std::errc{}) return fail(make_error_code(HttpErrc::bad_chunk_size));  // no hex digit first
+  std::size_t i = static_cast<std::size_t>(end - line.data());
   if (value > max_chunk_size) return fail(make_error_code(HttpErrc::chunk_too_large));
   while (i < line.size() && is_blank(line[i])) ++i;  // BWS before the extensions
   if (i == line.size()) return value;
@@ -112,18 +102,11 @@ bool valid_field(std::string_view name, std::string_view value) noexcept {
 }
 
 std::size_t format_chunk_header(std::uint64_t size, std::span<char, 20> out) noexcept {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  char reversed[16];
-  std::size_t n = 0;
-  do {
-    reversed[n++] = kDigits[size & 0xf];
-    size >>= 4;
-  } while (size != 0);
-  std::size_t written = 0;
-  while (n > 0) out[written++] = reversed[--n];
-  out[written++] = '\r';
-  out[written++] = '\n';
-  return written;
+  // At most 16 hex digits, then CRLF: always fits.
+  char* end = std::to_chars(out.data(), out.data() + 16, size, 16).ptr;
+  *end++ = '\r';
+  *end++ = '\n';
+  return static_cast<std::size_t>(end - out.data());
 }
 
 }  // namespace http
