@@ -24,7 +24,6 @@ constexpr std::size_t kWriteChunk = 64 * 1024;
 TlsStep TlsFailure::fail(TlsState& s, std::error_code ec) noexcept {
   error = ec;
   draining = true;
-  s.flush_soon();
   return drain(s);
 }
 
@@ -57,7 +56,6 @@ TlsStep TlsHandshakeLogic::step(TlsState& s) noexcept {
   if (SSL_is_init_finished(s.ssl())) return TlsStep::done;  // a receive or send already completed it
   ERR_clear_error();
   int r = SSL_do_handshake(s.ssl());
-  s.flush_soon();
   if (r == 1) {
     s.note_progress();  // operations started before the handshake ended may proceed now
     return TlsStep::done;
@@ -110,7 +108,6 @@ TlsStep TlsRecvLogic::step(TlsState& s) noexcept {
     std::size_t n = 0;
     ERR_clear_error();
     int r = SSL_read_ex(s.ssl(), buffer.data() + received, buffer.size() - received, &n);
-    s.flush_soon();  // reading may write: a KeyUpdate answer, an alert
     if (r == 1) {
       received += n;
       if (!exactly) return TlsStep::done;
@@ -150,7 +147,6 @@ TlsStep TlsRecvPooledLogic::step(TlsState& s) noexcept {
   std::size_t n = 0;
   ERR_clear_error();
   int r = SSL_read_ex(s.ssl(), room.data(), room.size(), &n);
-  s.flush_soon();
   if (r == 1) {
     leased.commit(n);
     buffer = std::move(leased);
@@ -190,7 +186,6 @@ TlsStep TlsSendLogic::step(TlsState& s) noexcept {
     std::size_t n = 0;
     ERR_clear_error();
     int r = SSL_write_ex(s.ssl(), data.data() + offset, chunk, &n);
-    s.flush_soon();
     if (r == 1) {
       offset += n;
       mark = s.produced();
@@ -232,7 +227,6 @@ TlsStep TlsShutdownLogic::step(TlsState& s) noexcept {
     }
     ERR_clear_error();
     int r = SSL_shutdown(s.ssl());  // 0: close_notify queued, the peer's not seen yet; 1: both done
-    s.flush_soon();
     if (r < 0) {
       std::error_code ec;
       switch (s.classify(r, ec)) {

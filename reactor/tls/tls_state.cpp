@@ -190,11 +190,9 @@ void TlsState::run_flush(TurnHook& hook) noexcept { static_cast<Hook&>(hook).sta
 void TlsState::start_send() noexcept {
   if (send_in_flight_ || output_.empty()) return;
   iovecs_.clear();
-  in_flight_bytes_ = 0;
   for (const PooledBuffer& b : output_) {
     if (iovecs_.size() == IOV_MAX) break;  // one sendmsg takes at most IOV_MAX buffers; the rest go next
     iovecs_.push_back({b.data(), b.size()});
-    in_flight_bytes_ += b.size();
   }
   send_in_flight_ = true;
   ++counters_.sends;
@@ -206,14 +204,12 @@ void TlsState::on_sent(Result<std::size_t> sent) noexcept {
   if (!sent) {
     send_error_ = sent.error();
     output_.clear();  // the connection is broken: nothing queued can leave any more
-    in_flight_bytes_ = 0;
     wake_all();
     return;
   }
-  std::size_t left = in_flight_bytes_;
+  std::size_t left = *sent;  // send_all: every byte of the iovecs, or an error
   counters_.bytes_out += left;
   sent_ += left;
-  in_flight_bytes_ = 0;
   std::size_t done = 0;
   while (left > 0 && done < output_.size()) {
     PooledBuffer& b = output_[done];

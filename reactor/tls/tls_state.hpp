@@ -42,7 +42,6 @@ class TlsState {
   SSL* ssl() const noexcept { return ssl_; }
   Reactor& reactor() const noexcept { return *reactor_; }
   StreamSocket& socket() noexcept { return socket_; }
-  bool is_server() const noexcept { return SSL_is_server(ssl_) == 1; }
 
   // --- for the operation logics ----------------------------------------------------------------------
   enum class Outcome : std::uint8_t { want_input, closed, failed };
@@ -58,7 +57,8 @@ class TlsState {
   void need_input() noexcept;
   // Whether SSL_read could make progress without a new receive (plaintext, ciphertext, EOF or an error).
   bool input_ready() const noexcept;
-  // Output written by OpenSSL leaves at the end of this turn (call after every SSL call that may write).
+  // Output written by OpenSSL leaves at the end of this turn. bio_write calls it for every record, so an SSL
+  // call that writes (a handshake step, SSL_write, a read answering a KeyUpdate, an alert) needs nothing more.
   void flush_soon() noexcept;
   // Nothing queued and nothing in flight (or the transport failed and dropped it).
   bool output_settled() const noexcept { return output_.empty() && !send_in_flight_; }
@@ -129,7 +129,6 @@ class TlsState {
   // Ciphertext out.
   std::vector<PooledBuffer> output_;
   std::vector<iovec> iovecs_;
-  std::size_t in_flight_bytes_ = 0;
   bool send_in_flight_ = false;
   std::uint64_t produced_ = 0;
   std::uint64_t sent_ = 0;
