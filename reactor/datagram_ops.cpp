@@ -11,7 +11,7 @@ int syscall_result(int r) noexcept { return r >= 0 ? r : -errno; }
 
 Address name_of(const sockaddr_storage& name, socklen_t length) noexcept {
   if (length == 0) return {};
-  auto a = Address::from_sockaddr(reinterpret_cast<const sockaddr*>(&name), length);
+  auto a = Address::from_sockaddr(name, length);
   return a ? *a : Address{};
 }
 

@@ -50,7 +50,7 @@ Result<MessageWithFds> RecvWithFds::finish(IoOp& op) noexcept {
   m.size = std::min(static_cast<std::size_t>(op.result), buffer.size());
   m.truncated = (op.msg.msg_flags & MSG_TRUNC) != 0;
   if (op.msg.msg_namelen > 0) {
-    auto a = Address::from_sockaddr(reinterpret_cast<const sockaddr*>(&name), op.msg.msg_namelen);
+    auto a = Address::from_sockaddr(name, op.msg.msg_namelen);
     if (a) m.sender = *a;
   }
   // Only what the kernel installed is taken: cmsg_len counts the descriptors that fit (also under MSG_CTRUNC).

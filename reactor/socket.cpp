@@ -16,14 +16,14 @@ Result<Address> Socket::local_address() const {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
   if (::getsockname(native_handle(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) return fail_errno();
-  return Address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len);
+  return Address::from_sockaddr(ss, len);
 }
 
 Result<Address> Socket::remote_address() const {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
   if (::getpeername(native_handle(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) return fail_errno();
-  return Address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len);
+  return Address::from_sockaddr(ss, len);
 }
 
 std::error_code Socket::set_option(int level, int name, const void* value, socklen_t size) noexcept {
