@@ -21,7 +21,7 @@ TEST_P(BufferedTlsTest, LinesBinaryAndAChunkedBodyCrossTls) {
   auto [client_tls, server_tls] = connected_pair(client_context(), server_context());
   BufferedTls client(std::move(client_tls));
   BufferedTls server(std::move(server_tls));
-  std::string binary = tls_pattern(50000, 7);  // every byte value, CR and LF included
+  std::string binary = pattern(50000, 7);  // every byte value, CR and LF included
 
   std::error_code sent;
   bool sent_done = false;

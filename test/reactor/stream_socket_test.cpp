@@ -11,20 +11,10 @@
 #include <vector>
 
 #include "test/reactor/backend_fixture.hpp"
+#include "test/support/byte_pattern.hpp"
 
 namespace rfarm::test {
 namespace {
-
-// n reproducible pseudo-random bytes (so a misplaced or duplicated chunk cannot go unnoticed).
-std::string pattern(std::size_t n, std::uint32_t seed) {
-  std::string s(n, '\0');
-  std::uint32_t x = seed * 2654435761u + 1;
-  for (char& c : s) {
-    x = x * 1664525u + 1013904223u;
-    c = static_cast<char>(x >> 24);
-  }
-  return s;
-}
 
 // Everything until end of stream.
 Task<Result<std::string>> read_to_end(StreamSocket& sock) {

@@ -21,15 +21,7 @@ using namespace std::chrono_literals;
 Task<Result<std::string>> exchange_line(TlsStream& tls, std::string line) {
   auto sent = co_await tls.send_all(as_bytes(line));
   if (!sent) co_return fail(sent.error());
-  std::string reply;
-  std::array<std::byte, 1024> buffer;
-  for (int i = 0; i < 1000 && (reply.empty() || reply.back() != '\n'); ++i) {
-    auto n = co_await tls.recv(buffer);
-    if (!n) co_return fail(n.error());
-    if (*n == 0) break;
-    reply.append(as_chars(ConstBytes(buffer.data(), *n)));
-  }
-  co_return reply;
+  co_return co_await tls_read_line(tls);
 }
 
 class TlsClientInteropTest : public TlsTest {

@@ -8,20 +8,23 @@
 
 #include "backend_fixture.hpp"
 #include "reactor/tls/tls_stream.hpp"
+#include "test/support/byte_pattern.hpp"
 #include "test/support/tls_peers.hpp"
 #include "test/support/tls_pki.hpp"
 
 namespace rfarm::test {
 
-// n reproducible pseudo-random bytes.
-inline std::string tls_pattern(std::size_t n, std::uint32_t seed) {
-  std::string s(n, '\0');
-  std::uint32_t x = seed * 2654435761u + 1;
-  for (char& c : s) {
-    x = x * 1664525u + 1013904223u;
-    c = static_cast<char>(x >> 24);
+// Plaintext up to and including the first '\n' (or up to the end of the stream, if that comes first).
+inline Task<Result<std::string>> tls_read_line(TlsStream& tls) {
+  std::string line;
+  std::array<std::byte, 1024> buffer;
+  for (int i = 0; i < 1000 && (line.empty() || line.back() != '\n'); ++i) {
+    auto n = co_await tls.recv(buffer);
+    if (!n) co_return fail(n.error());
+    if (*n == 0) break;
+    line.append(as_chars(ConstBytes(buffer.data(), *n)));
   }
-  return s;
+  co_return line;
 }
 
 // Plaintext until close_notify (or the error that ended the stream).

@@ -15,15 +15,9 @@ using namespace std::chrono_literals;
 
 // Reads one line (up to '\n') and sends it back.
 Task<Result<std::string>> echo_line(TlsStream& tls) {
-  std::string line;
-  std::array<std::byte, 1024> buffer;
-  for (int i = 0; i < 1000 && (line.empty() || line.back() != '\n'); ++i) {
-    auto n = co_await tls.recv(buffer);
-    if (!n) co_return fail(n.error());
-    if (*n == 0) break;
-    line.append(as_chars(ConstBytes(buffer.data(), *n)));
-  }
-  auto sent = co_await tls.send_all(as_bytes(line));
+  auto line = co_await tls_read_line(tls);
+  if (!line) co_return line;
+  auto sent = co_await tls.send_all(as_bytes(*line));
   if (!sent) co_return fail(sent.error());
   co_return line;
 }

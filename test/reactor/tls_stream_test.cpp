@@ -45,7 +45,7 @@ TEST_P(TlsStreamTest, HandshakeThenEchoWithCoroutines) {
     out = co_await tls_echo(s);
     done = true;
   }(server, server_result, server_done));
-  std::string message = tls_pattern(100'000, 1);
+  std::string message = pattern(100'000, 1);
   auto reply = run(send_then_read_reply(client, message, message.size()));
   ASSERT_TRUE(reply) << reply.error().message();
   EXPECT_TRUE(*reply == message);
@@ -90,7 +90,7 @@ TEST_P(TlsStreamTest, EchoWithCallbacks) {
   auto [client, server] = tls_pair(client_context(), server_context());
   CallbackTlsEcho echo{server};
   echo.start();
-  std::string message = tls_pattern(50'000, 2);
+  std::string message = pattern(50'000, 2);
   std::string reply(message.size(), '\0');
   std::optional<Result<std::size_t>> sent, received;
   client.async_send_all(as_bytes(message), [&](Result<std::size_t> n) { sent = n; });
@@ -158,7 +158,7 @@ TEST_P(TlsStreamTest, WorksOverAUnixSocketPair) {
 
 TEST_P(TlsStreamTest, FourMebibytesEachWayConcurrentlyArriveIntact) {
   auto [client, server] = connected_pair(client_context(), server_context());
-  std::string up = tls_pattern(4 << 20, 3), down = tls_pattern(4 << 20, 4);
+  std::string up = pattern(4 << 20, 3), down = pattern(4 << 20, 4);
   auto side = [](TlsStream& tls, const std::string& out, std::size_t in_size) -> Task<Result<std::string>> {
     std::optional<Result<std::size_t>> sent;
     tls.async_send_all(as_bytes(out), [&](Result<std::size_t> n) { sent = n; });  // full duplex
@@ -183,7 +183,7 @@ TEST_P(TlsStreamTest, FourMebibytesEachWayConcurrentlyArriveIntact) {
 TEST_P(TlsStreamTest, RecordsWrittenTogetherLeaveInOneSend) {
   auto [client, server] = connected_pair(client_context(), server_context());
   auto before = client.stats();
-  std::string data = tls_pattern(64 * 1024, 5);  // four full records, written by one SSL_write
+  std::string data = pattern(64 * 1024, 5);  // four full records, written by one SSL_write
   auto sent = run([](TlsStream& c, const std::string& d) -> Task<Result<std::size_t>> {
     co_return co_await c.send_all(as_bytes(d));
   }(client, data));

@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "test/support/byte_pattern.hpp"
 #include "test/support/temp_dir.hpp"
 #include "tools/endpoint.hpp"
 
@@ -51,16 +52,6 @@ std::string read_file(const std::string& path) {
 void write_file(const std::string& path, const std::string& data) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(data.data(), static_cast<std::streamsize>(data.size()));
-}
-
-std::string pattern(std::size_t n, std::uint32_t seed) {
-  std::string s(n, '\0');
-  std::uint32_t x = seed * 2654435761u + 1;
-  for (char& c : s) {
-    x = x * 1664525u + 1013904223u;
-    c = static_cast<char>(x >> 24);
-  }
-  return s;
 }
 
 std::string describe_status(int status) {
