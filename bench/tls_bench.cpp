@@ -41,8 +41,8 @@
 #include <thread>
 #include <vector>
 
-#include "reactor/reactor.hpp"
-#include "reactor/stream_listener.hpp"
+#include "reactor/loop/reactor.hpp"
+#include "reactor/net/stream_listener.hpp"
 #include "reactor/tls/tls_stream.hpp"
 
 extern char** environ;

@@ -5,7 +5,7 @@
 #include <utility>
 
 #include "lib/task.hpp"
-#include "reactor/reactor.hpp"
+#include "reactor/loop/reactor.hpp"
 
 namespace rfarm::tools {
 

@@ -13,9 +13,9 @@
 #include <string_view>
 #include <vector>
 
-#include "reactor/connect_by_name.hpp"
-#include "reactor/reactor.hpp"
-#include "reactor/stream_socket.hpp"
+#include "reactor/dns/connect_by_name.hpp"
+#include "reactor/loop/reactor.hpp"
+#include "reactor/net/stream_socket.hpp"
 #include "tools/endpoint.hpp"
 
 using namespace rfarm;

@@ -14,8 +14,8 @@
 
 #include <csignal>
 
-#include "reactor/reactor.hpp"
-#include "reactor/stream_listener.hpp"
+#include "reactor/loop/reactor.hpp"
+#include "reactor/net/stream_listener.hpp"
 #include "tools/accept_loop.hpp"
 #include "tools/echo_server_dgram.hpp"
 #include "tools/endpoint.hpp"

@@ -5,8 +5,8 @@
 #include <memory>
 #include <vector>
 
-#include "reactor/datagram_socket.hpp"
-#include "reactor/seqpacket_socket.hpp"
+#include "reactor/net/datagram_socket.hpp"
+#include "reactor/net/seqpacket_socket.hpp"
 #include "tools/accept_loop.hpp"
 
 namespace rfarm::tools {

@@ -5,7 +5,7 @@
 
 #include <system_error>
 
-#include "reactor/reactor.hpp"
+#include "reactor/loop/reactor.hpp"
 #include "tools/endpoint.hpp"
 
 namespace rfarm::tools {

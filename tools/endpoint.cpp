@@ -1,6 +1,6 @@
 #include "tools/endpoint.hpp"
 
-#include "reactor/resolver.hpp"
+#include "reactor/dns/resolver.hpp"
 
 namespace rfarm::tools {
 

@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "lib/error.hpp"
-#include "reactor/address.hpp"
+#include "reactor/net/address.hpp"
 
 namespace rfarm::tools {
 

@@ -12,9 +12,9 @@
 #include <string>
 #include <string_view>
 
-#include "reactor/datagram_socket.hpp"
-#include "reactor/multicast.hpp"
-#include "reactor/reactor.hpp"
+#include "reactor/net/datagram_socket.hpp"
+#include "reactor/net/multicast.hpp"
+#include "reactor/loop/reactor.hpp"
 
 using namespace rfarm;
 

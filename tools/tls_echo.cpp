@@ -1,6 +1,6 @@
 #include "tools/tls_echo.hpp"
 
-#include "reactor/reactor.hpp"
+#include "reactor/loop/reactor.hpp"
 #include "reactor/tls/tls_stream.hpp"
 #include "tools/accept_loop.hpp"
 

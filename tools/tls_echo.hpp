@@ -11,7 +11,7 @@
 
 #include "lib/error.hpp"
 #include "lib/task.hpp"
-#include "reactor/stream_listener.hpp"
+#include "reactor/net/stream_listener.hpp"
 #include "reactor/tls/tls_context.hpp"
 
 namespace rfarm::tools {

@@ -26,8 +26,8 @@
 
 #include "lib/inplace_function.hpp"
 #include "lib/intrusive_list.hpp"
-#include "reactor/operation.hpp"
-#include "reactor/reactor.hpp"
+#include "reactor/backend/operation.hpp"
+#include "reactor/loop/reactor.hpp"
 
 namespace rfarm::detail {
 

@@ -9,7 +9,7 @@
 #include "lib/buffer_pool.hpp"
 #include "lib/bytes.hpp"
 #include "lib/error.hpp"
-#include "reactor/timer_heap.hpp"
+#include "reactor/loop/timer_heap.hpp"
 #include "reactor/tls/tls_operation.hpp"
 
 namespace rfarm::detail {

@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "reactor/stream_socket.hpp"
+#include "reactor/net/stream_socket.hpp"
 #include "reactor/tls/tls_context.hpp"
 #include "reactor/tls/tls_ops.hpp"
 #include "reactor/tls/tls_session_cache.hpp"

@@ -31,7 +31,7 @@
 #include <string_view>
 
 #include "lib/task.hpp"
-#include "reactor/stream_socket.hpp"
+#include "reactor/net/stream_socket.hpp"
 #include "reactor/tls/tls_certificate.hpp"
 #include "reactor/tls/tls_context.hpp"
 #include "reactor/tls/tls_error.hpp"

@@ -1,0 +1,385 @@
+// The epoll backend: completion-style operations on a readiness kernel interface.
+//
+// Each operation first tries its syscall; only on EAGAIN is it queued on its handle, and the descriptor is
+// added to the epoll set once, edge-triggered for IN|OUT|PRI|RDHUP, for its whole lifetime (no epoll_ctl per
+// operation). An edge marks the handle readable/writable and retries the queued operations in order until
+// one would block. The handle's readiness hints avoid the syscall that would only return EAGAIN: after a
+// short read on a stream socket the receive queue is empty, and any later data raises a new edge.
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <array>
+#include <climits>
+#include <cerrno>
+#include <ctime>
+
+#include "reactor/backend/backend.hpp"
+
+namespace rfarm::detail {
+namespace {
+
+// epoll_event.data tags: a handle pointer is stored as is; a watcher pointer with the low bit set; the wake
+// eventfd as the constant below. Zero marks an event invalidated by a close during dispatch.
+constexpr std::uint64_t kWatcherTag = 1;
+constexpr std::uint64_t kWakeToken = 2;
+constexpr std::size_t kMaxEvents = 512;
+
+// IoOp::backend_state bits of this backend.
+constexpr std::uint8_t kConnectIssued = 1;  // connect() was called; what is left is waiting for its outcome
+constexpr std::uint8_t kQueuedOnHandle = 2;  // in its handle's queue (not in the completion queue)
+
+int syscall_result(long r) noexcept { return r >= 0 ? static_cast<int>(r) : -errno; }
+
+std::size_t total_length(const msghdr& msg) noexcept {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < msg.msg_iovlen; ++i) n += msg.msg_iov[i].iov_len;
+  return n;
+}
+
+class EpollBackend final : public Backend {
+ public:
+  EpollBackend(const BackendContext& context, int epoll_fd, int wake_fd) noexcept
+      : context_(context), epoll_fd_(epoll_fd), wake_fd_(wake_fd) {}
+
+  ~EpollBackend() override {
+    ::close(wake_fd_);
+    ::close(epoll_fd_);
+  }
+
+  BackendKind kind() const noexcept override { return BackendKind::epoll; }
+
+  bool start(IoOp& op) noexcept override {
+    IoHandle& h = *op.handle;
+    IntrusiveList<IoOp>& queue = h.queue(direction_of(op.kind));
+    if (queue.empty() && ready_hint(h, op.kind)) {
+      int r = perform(op);
+      if (r != -EAGAIN) {
+        op.result = r;
+        return true;
+      }
+    }
+    if (!h.registered) {
+      if (std::error_code ec = register_handle(h)) {
+        op.result = -ec.value();
+        return true;
+      }
+    }
+    op.backend = this;
+    op.pending = true;
+    op.backend_state |= kQueuedOnHandle;
+    queue.push_back(op);
+    return false;
+  }
+
+  void abandon(IoOp& op) noexcept override {
+    // Queued on its handle or waiting in the completion queue: either way an unlink forgets it.
+    if (op.linked()) IntrusiveList<IoOp>::unlink(op);
+    op.backend_state &= ~kQueuedOnHandle;
+    op.pending = false;
+  }
+
+  void cancel(IoOp& op) noexcept override {
+    // Only an op still waiting on its handle is cancelled; one already in the completion queue has finished
+    // and keeps its result.
+    if ((op.backend_state & kQueuedOnHandle) == 0) return;
+    op.backend_state &= ~kQueuedOnHandle;
+    IntrusiveList<IoOp>::unlink(op);
+    op.result = -ECANCELED;
+    context_.completions.push(op);
+  }
+
+  void close(IoHandle& h) noexcept override {
+    for (Direction d : {Direction::read, Direction::write, Direction::urgent}) {
+      IntrusiveList<IoOp>& queue = h.queue(d);
+      while (!queue.empty()) {
+        IoOp& op = queue.pop_front();
+        op.backend_state &= ~kQueuedOnHandle;
+        op.result = -ECANCELED;
+        context_.completions.push(op);
+      }
+    }
+    if (h.registered) {
+      // Explicit removal: a dup()ed or SCM_RIGHTS-passed copy of the descriptor would keep it in the set.
+      ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, h.fd, nullptr);
+      invalidate_pending_events(reinterpret_cast<std::uint64_t>(&h));
+      h.registered = false;
+    }
+    if (dispatching_ == &h) dispatching_ = nullptr;
+    ::close(h.fd);
+    h.fd = -1;
+  }
+
+  std::error_code add_watch(Watcher& w) noexcept override {
+    epoll_event ev{};
+    ev.events = w.events;  // level-triggered: notified every turn while ready
+    ev.data.u64 = reinterpret_cast<std::uint64_t>(&w) | kWatcherTag;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, w.fd, &ev) != 0) return last_errno();
+    w.active = true;
+    return {};
+  }
+
+  std::error_code modify_watch(Watcher& w) noexcept override {
+    epoll_event ev{};
+    ev.events = w.events;
+    ev.data.u64 = reinterpret_cast<std::uint64_t>(&w) | kWatcherTag;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, w.fd, &ev) != 0) return last_errno();
+    return {};
+  }
+
+  void remove_watch(Watcher& w) noexcept override {
+    if (!w.active) return;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, w.fd, nullptr);
+    invalidate_pending_events(reinterpret_cast<std::uint64_t>(&w) | kWatcherTag);
+    w.active = false;
+  }
+
+  std::size_t wait(std::chrono::nanoseconds timeout) noexcept override {
+    int n = wait_for_events(timeout);
+    if (n < 0) return 0;  // EINTR: the caller's loop comes round again
+    event_count_ = n;
+    for (event_index_ = 0; event_index_ < event_count_; ++event_index_) {
+      // Field by field, not `epoll_event ev = events_[i]`: the struct is packed (data at offset 4), and GCC
+      // copies it with two stores and reads data back across both, a store-forwarding stall per event.
+      const std::uint64_t token = events_[event_index_].data.u64;
+      const std::uint32_t events = events_[event_index_].events;
+      if (token == 0) continue;
+      if (token == kWakeToken) {
+        std::uint64_t drained;
+        [[maybe_unused]] ssize_t r = ::read(wake_fd_, &drained, sizeof drained);
+      } else if (token & kWatcherTag) {
+        auto* w = reinterpret_cast<Watcher*>(token & ~kWatcherTag);
+        w->notify(*w, events);
+      } else {
+        dispatch(*reinterpret_cast<IoHandle*>(token), events);
+      }
+    }
+    event_count_ = 0;
+    return static_cast<std::size_t>(n);
+  }
+
+  // epoll_pwait2 (Linux 5.11) takes a timespec, so timers keep sub-millisecond precision. Older kernels
+  // (and valgrind 3.19) answer ENOSYS: from then on epoll_wait, with the timeout rounded up to whole
+  // milliseconds so that a timer never fires early.
+  int wait_for_events(std::chrono::nanoseconds timeout) noexcept {
+    const int capacity = static_cast<int>(events_.size());
+    if (have_pwait2_) {
+      timespec ts{};
+      timespec* tsp = nullptr;
+      if (timeout.count() >= 0) {
+        ts.tv_sec = static_cast<time_t>(timeout.count() / 1'000'000'000);
+        ts.tv_nsec = static_cast<long>(timeout.count() % 1'000'000'000);
+        tsp = &ts;
+      }
+      int n = ::epoll_pwait2(epoll_fd_, events_.data(), capacity, tsp, nullptr);
+      if (n >= 0 || errno != ENOSYS) return n;
+      have_pwait2_ = false;
+    }
+    int ms = -1;
+    if (timeout.count() >= 0) {
+      auto rounded_up = std::chrono::ceil<std::chrono::milliseconds>(timeout).count();
+      ms = static_cast<int>(std::min<long long>(rounded_up, INT_MAX));
+    }
+    return ::epoll_wait(epoll_fd_, events_.data(), capacity, ms);
+  }
+
+  void wake() noexcept override {
+    std::uint64_t one = 1;
+    [[maybe_unused]] ssize_t r = ::write(wake_fd_, &one, sizeof one);
+  }
+
+  std::error_code register_wake() noexcept {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kWakeToken;
+    return ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev) == 0 ? std::error_code{} : last_errno();
+  }
+
+ private:
+  static bool ready_hint(const IoHandle& h, OpKind kind) noexcept {
+    switch (direction_of(kind)) {
+      case Direction::read: return h.readable;
+      case Direction::write: return h.writable;
+      case Direction::urgent: return true;
+    }
+    return true;
+  }
+
+  std::error_code register_handle(IoHandle& h) noexcept {
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDHUP | EPOLLET;
+    ev.data.u64 = reinterpret_cast<std::uint64_t>(&h);
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, h.fd, &ev) != 0) return last_errno();
+    h.registered = true;
+    return {};
+  }
+
+  // Performs op's syscall once. Returns the kernel-style result; -EAGAIN means "not yet".
+  int perform(IoOp& op) noexcept {
+    IoHandle& h = *op.handle;
+    int r;
+    switch (op.kind) {
+      case OpKind::recv: {
+        do r = syscall_result(plain_buffer(op) ? ::recv(h.fd, op.msg.msg_iov[0].iov_base, op.msg.msg_iov[0].iov_len, op.msg_flags)
+                                               : ::recvmsg(h.fd, &op.msg, op.msg_flags));
+        while (r == -EINTR);
+        if (op.msg_flags & MSG_PEEK) {
+          if (r == -EAGAIN) h.readable = false;  // a short peek leaves the bytes queued: no edge will announce them
+        } else if ((op.msg_flags & MSG_OOB) == 0) {
+          note_read(h, r, total_length(op.msg));
+        }
+        return r;
+      }
+      case OpKind::recv_pooled: {
+        op.leased = context_.receive_pool.acquire();
+        MutableBytes space = op.leased.writable();
+        do r = syscall_result(::recv(h.fd, space.data(), space.size(), op.msg_flags));
+        while (r == -EINTR);
+        if (r > 0) {
+          op.leased.commit(static_cast<std::size_t>(r));
+        } else {
+          op.leased.reset();  // nothing arrived: an idle connection keeps no buffer
+        }
+        note_read(h, r, space.size());
+        return r;
+      }
+      case OpKind::send: {
+        const int flags = op.msg_flags | MSG_NOSIGNAL;
+        do r = syscall_result(plain_buffer(op) ? ::send(h.fd, op.msg.msg_iov[0].iov_base, op.msg.msg_iov[0].iov_len, flags)
+                                               : ::sendmsg(h.fd, &op.msg, flags));
+        while (r == -EINTR);
+        if (r == -EAGAIN || (r >= 0 && h.stream && static_cast<std::size_t>(r) < total_length(op.msg)))
+          h.writable = false;
+        return r;
+      }
+      case OpKind::accept: {
+        socklen_t* len = op.msg.msg_name ? &op.msg.msg_namelen : nullptr;
+        do r = syscall_result(::accept4(h.fd, static_cast<sockaddr*>(op.msg.msg_name), len,
+                                        SOCK_NONBLOCK | SOCK_CLOEXEC));
+        while (r == -EINTR);
+        if (r == -EAGAIN) h.readable = false;
+        return r;
+      }
+      case OpKind::connect: return perform_connect(op);
+      case OpKind::wait_readable: return poll_now(h.fd, POLLIN);
+      case OpKind::wait_writable: return poll_now(h.fd, POLLOUT);
+      case OpKind::wait_urgent: return poll_now(h.fd, POLLPRI);
+    }
+    return -EINVAL;
+  }
+
+  // One buffer, no address, no control data, on a stream socket (whose callers never read msg_flags back):
+  // recv/send then do the same work as recvmsg/sendmsg without the kernel importing a msghdr and iovec.
+  static bool plain_buffer(const IoOp& op) noexcept {
+    return op.handle->stream && op.msg.msg_iovlen == 1 && op.msg.msg_name == nullptr && op.msg.msg_control == nullptr;
+  }
+
+  static void note_read(IoHandle& h, int r, std::size_t requested) noexcept {
+    if (r == -EAGAIN) {
+      h.readable = false;
+      // Drained: any urgent mark is behind us. A later one comes with an edge that reports EPOLLPRI again
+      // (the event mask is the socket's whole state), so short reads may count as "drained" once more.
+      h.urgent_seen = false;
+    } else if (r > 0 && h.stream && !h.urgent_seen && !h.read_closed && static_cast<std::size_t>(r) < requested) {
+      h.readable = false;
+    }
+  }
+
+  static int perform_connect(IoOp& op) noexcept {
+    IoHandle& h = *op.handle;
+    if ((op.backend_state & kConnectIssued) == 0) {
+      op.backend_state |= kConnectIssued;
+      int r = syscall_result(::connect(h.fd, static_cast<sockaddr*>(op.msg.msg_name), op.msg.msg_namelen));
+      if (r == -EINPROGRESS || r == -EINTR) {  // EINTR: the connect goes on asynchronously (connect(2))
+        h.writable = false;
+        return -EAGAIN;
+      }
+      return r;
+    }
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (::getsockopt(h.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return -errno;
+    if (err != 0) return -err;
+    // No error pending: connected, unless this edge came before the handshake finished.
+    pollfd p{h.fd, POLLOUT, 0};
+    return (::poll(&p, 1, 0) == 1 && (p.revents & POLLOUT)) ? 0 : -EAGAIN;
+  }
+
+  static int poll_now(int fd, short events) noexcept {
+    pollfd p{fd, events, 0};
+    int r = ::poll(&p, 1, 0);
+    if (r < 0) return -errno;
+    return (p.revents & (events | POLLERR | POLLHUP | POLLNVAL)) ? 0 : -EAGAIN;
+  }
+
+  void dispatch(IoHandle& h, std::uint32_t events) noexcept {
+    dispatching_ = &h;
+    constexpr std::uint32_t kFailure = EPOLLERR | EPOLLHUP;
+    if (events & (EPOLLRDHUP | kFailure)) h.read_closed = true;
+    if (events & EPOLLPRI) h.urgent_seen = true;
+    if (events & (EPOLLIN | EPOLLRDHUP | kFailure)) {
+      h.readable = true;
+      retry(h, Direction::read);
+    }
+    if (dispatching_ == &h && (events & (EPOLLOUT | kFailure))) {
+      h.writable = true;
+      retry(h, Direction::write);
+    }
+    if (dispatching_ == &h && (events & (EPOLLPRI | kFailure))) retry(h, Direction::urgent);
+    dispatching_ = nullptr;
+  }
+
+  // Completes queued operations in order until one would block. A completion may close the handle; then
+  // dispatching_ is cleared and the handle must not be touched again. The hint is checked each time round:
+  // a completion that drained the socket (short read) and queued the next receive must not cost a syscall
+  // that can only return EAGAIN.
+  void retry(IoHandle& h, Direction d) noexcept {
+    IntrusiveList<IoOp>& queue = h.queue(d);
+    while (!queue.empty()) {
+      IoOp& op = queue.front();
+      if (!ready_hint(h, op.kind)) return;
+      int r = perform(op);
+      if (r == -EAGAIN) return;
+      IntrusiveList<IoOp>::unlink(op);
+      op.backend_state &= ~kQueuedOnHandle;
+      op.result = r;
+      op.pending = false;
+      op.complete(op);
+      if (dispatching_ != &h) return;
+    }
+  }
+
+  // A close during dispatch must not let a later event of the same batch reach the freed object.
+  void invalidate_pending_events(std::uint64_t token) noexcept {
+    for (int i = event_index_ + 1; i < event_count_; ++i)
+      if (events_[i].data.u64 == token) events_[i].data.u64 = 0;
+  }
+
+  BackendContext context_;
+  int epoll_fd_;
+  int wake_fd_;
+  std::array<epoll_event, kMaxEvents> events_{};
+  int event_count_ = 0;
+  int event_index_ = 0;
+  IoHandle* dispatching_ = nullptr;
+  bool have_pwait2_ = true;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Backend>> make_epoll_backend(const BackendContext& context) {
+  int epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd < 0) return fail_errno();
+  int wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd < 0) {
+    std::error_code ec = last_errno();
+    ::close(epoll_fd);
+    return fail(ec);
+  }
+  auto backend = std::make_unique<EpollBackend>(context, epoll_fd, wake_fd);
+  if (std::error_code ec = backend->register_wake()) return fail(ec);
+  return backend;
+}
+
+}  // namespace rfarm::detail

@@ -1,0 +1,132 @@
+// The seam between the portable socket layer and the I/O backends (epoll, io_uring, later kqueue).
+//
+// An IoOp is one completion-style operation ("receive into this buffer", "accept a connection"). It is
+// intrusive and owned by its caller: it lives in a coroutine frame (awaitables derive from it) or in a
+// socket's heap state (callback style), so starting an operation allocates nothing. An IoHandle is the
+// per-descriptor state every backend shares; it lives on the heap so sockets stay movable while the kernel
+// or epoll refers to it.
+//
+// Contract (every backend honours it; reactor/backend/backend.hpp has the interface):
+//  * Backend::start(op) either completes op at once (returns true, op.result set, op.complete NOT called)
+//    or queues it (returns false) and later calls op.complete(op) from the reactor thread, exactly once.
+//  * Operations of one direction on one handle complete in the order they were started.
+//  * Backend::close(handle) completes every pending op of that handle with -ECANCELED, later in the turn,
+//    never from inside close() itself.
+//  * While an op is pending (queued, in the kernel, or waiting in the completion queue) op.pending is true
+//    and op.backend names its backend; the backend clears pending just before calling op.complete. An op
+//    destroyed while pending is abandoned (Backend::abandon): its completion never runs and the backend
+//    never touches its memory again.
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <iterator>
+
+#include "lib/buffer_pool.hpp"
+#include "lib/intrusive_list.hpp"
+
+namespace rfarm::detail {
+
+enum class OpKind : std::uint8_t {
+  recv,           // recvmsg into msg's iovecs (+ name, control); result = bytes, 0 = end of stream
+  recv_pooled,    // receive into a buffer leased at completion time (op.leased); result = bytes
+  send,           // sendmsg from msg's iovecs (+ name, control), MSG_NOSIGNAL added; result = bytes
+  accept,         // accept4 (non-blocking, close-on-exec); msg_name receives the peer; result = new fd
+  connect,        // connect to msg_name; result = 0
+  wait_readable,  // readiness only: result = 0 once the descriptor is readable
+  wait_writable,  // readiness only: result = 0 once the descriptor is writable
+  wait_urgent,    // readiness only: result = 0 once out-of-band data is pending (EPOLLPRI / POLLPRI)
+};
+
+// Which queue of its handle an operation waits in.
+enum class Direction : std::uint8_t { read, write, urgent };
+
+// A table rather than a switch: this runs several times per message on the hot path, and GCC turns the
+// switch into a chain of compares.
+constexpr Direction direction_of(OpKind kind) noexcept {
+  constexpr Direction kDirections[] = {
+      Direction::read,   // recv
+      Direction::read,   // recv_pooled
+      Direction::write,  // send
+      Direction::read,   // accept
+      Direction::write,  // connect
+      Direction::read,   // wait_readable
+      Direction::write,  // wait_writable
+      Direction::urgent, // wait_urgent
+  };
+  static_assert(std::size(kDirections) == static_cast<std::size_t>(OpKind::wait_urgent) + 1);
+  return kDirections[static_cast<std::uint8_t>(kind)];
+}
+
+class Backend;
+struct IoHandle;
+
+struct IoOp : ListHook {
+  using CompleteFn = void (*)(IoOp&) noexcept;
+
+  IoOp(OpKind k, CompleteFn fn) noexcept : kind(k), complete(fn) {}
+  IoOp(const IoOp&) = delete;
+  IoOp& operator=(const IoOp&) = delete;
+  ~IoOp() {
+    if (pending) abandon();  // inline test: almost every op is destroyed after it completed
+  }
+
+  // Points msg at one buffer (the common case) without a caller-owned iovec array.
+  void set_buffer(void* data, std::size_t size) noexcept {
+    single = {data, size};
+    msg.msg_iov = &single;
+    msg.msg_iovlen = 1;
+  }
+
+  // Tells the backend to forget this op (backend.cpp).
+  void abandon() noexcept;
+
+  OpKind kind;
+  CompleteFn complete;
+  IoHandle* handle = nullptr;
+  int msg_flags = 0;    // MSG_* flags for recv / send
+  msghdr msg{};         // iovecs, peer address (accept out, connect / send_to in), control data
+  iovec single{};       // storage for set_buffer()
+  int result = 0;       // >= 0: bytes or new fd; < 0: -errno
+  PooledBuffer leased;  // recv_pooled: the leased buffer holding the data
+  Backend* backend = nullptr;      // set while pending
+  bool pending = false;
+  std::uint8_t backend_state = 0;  // private to the backend (e.g. "connect issued", "in the kernel")
+};
+
+struct IoHandle {
+  explicit IoHandle(int descriptor, bool is_stream) noexcept : fd(descriptor), stream(is_stream) {}
+  IoHandle(const IoHandle&) = delete;
+  IoHandle& operator=(const IoHandle&) = delete;
+
+  IntrusiveList<IoOp>& queue(Direction d) noexcept {
+    return d == Direction::read ? readers : d == Direction::write ? writers : urgent;
+  }
+
+  int fd;
+  bool stream;  // SOCK_STREAM: a short read means the receive queue was drained
+
+  IntrusiveList<IoOp> readers;
+  IntrusiveList<IoOp> writers;
+  IntrusiveList<IoOp> urgent;
+
+  // Readiness hints (epoll). Set by an edge, cleared by EAGAIN or a short transfer; while clear, a new
+  // operation waits for the next edge instead of spending a syscall that would return EAGAIN.
+  bool readable = true;
+  bool writable = true;
+  bool registered = false;  // epoll: in the interest set (one epoll_ctl per descriptor lifetime)
+  // epoll: the peer's FIN (EPOLLRDHUP) or an error was announced. End of stream is sticky and gets no edge
+  // of its own once announced, so from then on a short read does not mean "wait for the next edge".
+  bool read_closed = false;
+  // epoll: urgent data was announced (EPOLLPRI). A TCP read stops short at the urgent mark (tcp(7)), so from
+  // then on a short read does not prove the receive queue drained, until a read finds the queue empty.
+  bool urgent_seen = false;
+
+  // Private to the io_uring backend: registered-file slot and per-handle multishot state.
+  std::int32_t fixed_slot = -1;
+  void* backend_data = nullptr;
+};
+
+}  // namespace rfarm::detail

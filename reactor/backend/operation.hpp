@@ -1,0 +1,171 @@
+// The two shells every socket operation comes in, built from one "logic" class per operation:
+//
+//   OperationAwaitable<Logic>  lives in a coroutine frame:   auto n = co_await sock.recv(buf);
+//   HandlerOperation<Logic>    lives in the socket's state:  sock.async_recv(buf, [](Result<size_t>) {...});
+//
+// A Logic supplies
+//   static constexpr detail::OpKind kind;
+//   using result_type = ...;
+//   Step advance(IoOp& op) noexcept;      // after each completion: done, again (restart now), wait (the
+//                                         // logic re-arms itself later and then calls op.complete(op))
+//   result_type finish(IoOp& op) noexcept;
+// and optionally
+//   bool attempt(IoOp& op) noexcept;      // tried before each start: performs the work directly (a syscall
+//                                         // the seam lacks, e.g. recvmmsg); true when finished (op.result
+//                                         // set), false to wait for the backend op (readiness) and advance
+//
+// Composed operations (send_all, recv_exactly, accept with EMFILE back-off, connect with a timeout) are just
+// logics whose advance() says "again" or "wait" until they are done. A handler never runs inside the call that
+// started its operation; an awaitable that completes at once does not suspend at all.
+#pragma once
+
+#include <coroutine>
+
+#include "lib/inplace_function.hpp"
+#include "reactor/backend/backend.hpp"
+#include "reactor/loop/reactor.hpp"
+#include "reactor/net/socket.hpp"
+
+namespace rfarm::detail {
+
+enum class Step : std::uint8_t { done, again, wait };
+
+// Starts op until it is pending (returns false) or finished (returns true).
+template <class Op>
+bool drive(Op& op) noexcept {
+  auto* state = static_cast<SocketState*>(op.handle);
+  if (state == nullptr || state->fd < 0) {
+    op.result = -EBADF;
+    return true;
+  }
+  Backend& backend = state->reactor->backend();
+  for (;;) {
+    if constexpr (requires { op.attempt(op); }) {
+      if (op.attempt(op)) return true;
+    }
+    if (!backend.start(op)) return false;
+    switch (op.advance(op)) {
+      case Step::done: return true;
+      case Step::again: continue;
+      case Step::wait: return false;
+    }
+  }
+}
+
+// Runs after a backend completion (or a logic's own re-arm): returns true when the operation is finished.
+template <class Op>
+bool continue_after_completion(Op& op) noexcept {
+  switch (op.advance(op)) {
+    case Step::done: return true;
+    case Step::again: return drive(op);
+    case Step::wait: return false;
+  }
+  return true;
+}
+
+// Reports Errc::operation_in_progress to the handler of a callback operation refused because another of its
+// kind is running, on a coming turn (never inside the call that tried to start it). Shared by every handler
+// shell (sockets, TLS).
+template <class Result, class Handler>
+void refuse_operation(Reactor& reactor, Handler handler) {
+  reactor.post([h = std::move(handler)]() mutable {
+    if constexpr (std::is_same_v<Result, std::error_code>) {
+      h(make_error_code(Errc::operation_in_progress));
+    } else {
+      h(Result(fail(Errc::operation_in_progress)));
+    }
+  });
+}
+
+template <class Logic>
+class OperationAwaitable : public IoOp, public Logic {
+ public:
+  template <class... A>
+  explicit OperationAwaitable(SocketState* state, A&&... args) noexcept
+      : IoOp(Logic::kind, &OperationAwaitable::on_complete), Logic(std::forward<A>(args)...) {
+    handle = state;
+    Logic::prepare(*this);
+  }
+  OperationAwaitable(OperationAwaitable&&) = delete;
+
+  bool await_ready() const noexcept { return false; }
+  bool await_suspend(std::coroutine_handle<> waiter) noexcept {
+    waiter_ = waiter;
+    return !drive(*this);
+  }
+  typename Logic::result_type await_resume() noexcept { return Logic::finish(*this); }
+
+ private:
+  static void on_complete(IoOp& base) noexcept {
+    auto& self = static_cast<OperationAwaitable&>(base);
+    if (continue_after_completion(self)) self.waiter_.resume();
+  }
+  std::coroutine_handle<> waiter_;
+};
+
+template <class Logic, std::size_t HandlerCapacity = 64>
+class HandlerOperation : public IoOp, public Logic {
+ public:
+  using Handler = InplaceFunction<void(typename Logic::result_type), HandlerCapacity>;
+
+  HandlerOperation() noexcept : IoOp(Logic::kind, &HandlerOperation::on_complete) {}
+
+  bool busy() const noexcept { return static_cast<bool>(handler_); }
+
+  // Fails a second operation started while this one runs; reported on a coming turn, never inline.
+  static void refuse(Reactor& reactor, Handler handler) {
+    refuse_operation<typename Logic::result_type>(reactor, std::move(handler));
+  }
+
+  // The caller checks busy() first (one operation of a kind at a time; a second one is refused), then sets
+  // the logic's arguments on this object, then launches.
+  void launch(SocketState* state, Handler handler) noexcept {
+    handle = state;
+    handler_ = std::move(handler);
+    finished_early_ = false;
+    Logic::prepare(*this);
+    if (drive(*this)) defer_completion();
+  }
+
+ private:
+  void defer_completion() noexcept {
+    finished_early_ = true;
+    auto* state = static_cast<SocketState*>(handle);
+    Backend& backend = state->reactor->backend();
+    pending = true;
+    this->backend = &backend;
+    state->reactor->completions().push(*this);
+  }
+
+
+  static void on_complete(IoOp& base) noexcept {
+    auto& self = static_cast<HandlerOperation&>(base);
+    if (!self.finished_early_ && !continue_after_completion(self)) return;
+    Handler h = std::move(self.handler_);  // free the slot first: the handler may start the next operation
+    h(self.finish(self));
+  }
+
+  Handler handler_;
+  bool finished_early_ = false;
+};
+
+// Starts a callback-style operation: a second one of the same kind while the first runs is refused (reported
+// on a coming turn, never inline); otherwise setup(op) sets its arguments and it is launched.
+template <class State, class Op, class Handler, class Setup>
+void start_handler_op(Reactor& reactor, State* state, Op& op, Handler&& handler, Setup&& setup) {
+  if (op.busy()) {
+    Op::refuse(reactor, std::forward<Handler>(handler));
+    return;
+  }
+  setup(op);
+  op.launch(state, std::forward<Handler>(handler));
+}
+
+template <class Op, class Handler, class Setup>
+void start_handler_op(SocketState* state, Op& op, Handler&& handler, Setup&& setup) {
+  start_handler_op(*state->reactor, state, op, std::forward<Handler>(handler), std::forward<Setup>(setup));
+}
+
+inline std::error_code op_error(const IoOp& op) noexcept { return errno_code(-op.result); }
+
+}  // namespace rfarm::detail

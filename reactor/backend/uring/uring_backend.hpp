@@ -1,0 +1,207 @@
+// The io_uring backend (private to reactor/uring). Its parts:
+//   uring_backend.cpp      construction, wait(), wake(), watchers, close / cancel / abandon
+//   uring_lanes.cpp        start(): per-handle lanes that keep each direction's operations in order
+//   uring_submit.cpp       turning an operation into an SQE; withdrawing a request the kernel holds
+//   uring_completions.cpp  routing each CQE through the request table
+//
+// Each handle has three lanes (read, write, urgent). A lane serves one operation at a time, its head; the
+// others wait in the handle's queue, so two sends never race in the kernel and a short send is finished
+// (SendAll restarts it at the head) before the next one starts. Receives into pooled buffers come from one
+// multishot receive per handle into the provided-buffer ring; what arrives while nobody asks waits in the
+// handle's arrivals (bounded), followed by the end of stream or error that ended the stream.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "lib/intrusive_list.hpp"
+#include "reactor/backend/backend.hpp"
+#include "reactor/backend/uring/buffer_ring.hpp"
+#include "reactor/backend/uring/request_table.hpp"
+#include "reactor/backend/uring/ring_setup.hpp"
+
+namespace rfarm::detail {
+
+// Where a pending op is, in IoOp::backend_state.
+enum OpPlace : std::uint8_t {
+  kNowhere = 0,    // not pending here (or pushed to the completion queue by the socket layer)
+  kQueued = 1,     // in its handle's queue, behind the lane head
+  kLaneHead = 2,   // served by its lane: in the kernel, or waiting for the handle's multishot
+  kCompleting = 3, // in the completion queue with its result (cancelled, or the handle closed)
+};
+
+struct Lane {
+  IoOp* head = nullptr;               // the op being served
+  std::uint32_t request = kNoSlot;    // the kernel request occupying the lane (its op may be detached)
+  bool idle() const noexcept { return head == nullptr && request == kNoSlot; }
+};
+
+enum class MultishotState : std::uint8_t { none, armed, stopping, starved };
+
+// What the multishot delivered: bytes in a ring buffer, or an accepted descriptor.
+struct Arrival {
+  int result = 0;
+  PooledBuffer data;
+};
+
+// The arrivals of one handle, in order. Allocates nothing until the first one: a std::deque allocates a
+// 512-byte block and its map when it is constructed, which every idle connection would pay.
+class ArrivalQueue {
+ public:
+  bool empty() const noexcept { return !queue_ || queue_->empty(); }
+  std::size_t size() const noexcept { return queue_ ? queue_->size() : 0; }
+  Arrival& front() noexcept { return queue_->front(); }
+  Arrival& operator[](std::size_t i) noexcept { return (*queue_)[i]; }
+  void push_back(Arrival arrival) {
+    if (!queue_) queue_ = std::make_unique<std::deque<Arrival>>();
+    queue_->push_back(std::move(arrival));
+  }
+  void pop_front() noexcept { queue_->pop_front(); }
+  void clear() noexcept { queue_.reset(); }
+  template <class F>
+  void for_each(F f) {
+    if (queue_)
+      for (Arrival& a : *queue_) f(a);
+  }
+
+ private:
+  std::unique_ptr<std::deque<Arrival>> queue_;
+};
+
+inline constexpr int kNoTerminal = 1;  // HandleState::terminal: no end of stream or error yet
+
+// Backend-owned state of one IoHandle. It outlives the handle: close() detaches it, and it is freed when the
+// last request that refers to it has completed. CQEs reach the handle only through here.
+struct HandleState : ListHook {
+  IoHandle* handle = nullptr;  // null once closed: the IoHandle may already be freed
+  int fd = -1;
+  std::int32_t file_slot = -1;  // registered-file slot, or -1
+  int refs = 1;                 // the open handle + each request + each pending kick
+  Lane lanes[3];
+
+  MultishotState multishot = MultishotState::none;
+  RequestKind multishot_kind = RequestKind::recv_multishot;
+  std::uint32_t multishot_request = kNoSlot;
+  ArrivalQueue arrivals;
+  int terminal = kNoTerminal;  // after the arrivals: 0 end of stream (sticky), < 0 an error (reported once)
+
+  bool send_would_block = false;  // the last send was short or EAGAIN: queue the next one with POLL_FIRST
+  bool starved_listed = false;    // in the backend's starved list (multishot ended with -ENOBUFS)
+
+  Lane& lane(Direction d) noexcept { return lanes[static_cast<int>(d)]; }
+};
+
+// Hidden: private to the library, so calls between its parts bind directly instead of through the PLT.
+class [[gnu::visibility("hidden")]] UringBackend final : public Backend {
+ public:
+  UringBackend(const BackendContext& context, std::unique_ptr<OwnedRing> ring,
+               std::unique_ptr<ProvidedBufferRing> buffers, int wake_fd, const UringTuning& tuning) noexcept;
+  ~UringBackend() override;
+
+  BackendKind kind() const noexcept override { return BackendKind::uring; }
+  bool start(IoOp& op) noexcept override;
+  void cancel(IoOp& op) noexcept override;
+  void close(IoHandle& handle) noexcept override;
+  void abandon(IoOp& op) noexcept override;
+  std::error_code add_watch(Watcher& w) noexcept override;
+  std::error_code modify_watch(Watcher& w) noexcept override;
+  void remove_watch(Watcher& w) noexcept override;
+  std::size_t wait(std::chrono::nanoseconds timeout) noexcept override;
+  void wake() noexcept override;
+
+  // Arms the wake eventfd's read; make_uring_backend calls it once.
+  std::error_code arm_wake() noexcept;
+
+  std::size_t requests_in_flight() const noexcept { return requests_.in_use(); }
+  std::size_t buffers_leased() const noexcept { return buffers_->leased(); }
+
+ private:
+  friend struct HandleRef;
+
+  // --- handles and lanes (uring_lanes.cpp)
+  HandleState* state_of(IoHandle& h) noexcept;
+  void ref(HandleState& hs) noexcept { ++hs.refs; }
+  void unref(HandleState& hs) noexcept {
+    if (--hs.refs == 0) free_state(hs);
+  }
+  void free_state(HandleState& hs) noexcept;
+  bool try_now(HandleState& hs, IoOp& op) noexcept;
+  bool engage(HandleState& hs, IoOp& op) noexcept;
+  void serve_head(HandleState& hs, Direction d) noexcept;
+  void advance_lane(HandleState& hs, Direction d) noexcept;
+  void complete(IoOp& op, int result) noexcept;
+  void push_cancelled(IoOp& op) noexcept;
+  void kick(HandleState& hs, Direction d) noexcept;
+  void run_kicks() noexcept;
+  void rearm_starved() noexcept;
+  int take_terminal(HandleState& hs) noexcept;
+  int copy_out(HandleState& hs, IoOp& op) noexcept;
+  int send_now(HandleState& hs, IoOp& op) noexcept;
+
+  // --- submission (uring_submit.cpp)
+  io_uring_sqe* next_sqe() noexcept;
+  std::uint32_t new_request(RequestKind kind, HandleState* hs) noexcept;
+  io_uring_sqe* prepare(std::uint32_t slot) noexcept;
+  int issue(HandleState& hs, IoOp& op) noexcept;
+  bool arm_multishot(HandleState& hs, RequestKind kind) noexcept;
+  void stop_multishot(HandleState& hs) noexcept;
+  bool withdraw(std::uint32_t slot) noexcept;
+  void release_file_slot(HandleState& hs) noexcept;
+  bool arm_watch(Watcher& w) noexcept;
+  void submit_now() noexcept;
+  void enable_if_needed() noexcept;
+  void use_fd(io_uring_sqe* sqe, const HandleState& hs) noexcept;
+
+  // --- completions (uring_completions.cpp)
+  std::size_t drain_completions() noexcept;
+  void on_completion(std::uint64_t user_data, int res, std::uint32_t flags) noexcept;
+  void on_lane_completion(std::uint32_t slot, int res) noexcept;
+  void on_multishot_completion(std::uint32_t slot, int res, std::uint32_t flags) noexcept;
+  void on_watch_completion(std::uint32_t slot, int res) noexcept;
+  void on_wake_completion(int res) noexcept;
+  void release_request(std::uint32_t slot) noexcept;
+
+  BackendContext context_;
+  std::unique_ptr<OwnedRing> owned_ring_;
+  io_uring& ring_;
+  std::unique_ptr<ProvidedBufferRing> buffers_;
+  int wake_fd_;
+  UringTuning tuning_;
+  bool taskrun_flag_;                 // IORING_SQ_TASKRUN tells when entering the kernel would post CQEs
+  RequestTable requests_;
+  bool started_ = false;              // enable_if_needed() ran
+  std::uint64_t epoch_ = 1;           // bumped by every submit: a request of the current epoch is unsubmitted
+  std::uint64_t wake_value_ = 0;      // the eventfd read's buffer
+  IoOp* restarting_ = nullptr;        // the op whose completion is running: restarting keeps its lane place
+  IntrusiveList<HandleState> handles_;  // every live HandleState, for the destructor
+  struct Kick {
+    HandleState* hs;
+    Direction direction;
+  };
+  std::vector<Kick> kicks_;           // lanes to advance at the next wait() (never inside cancel/abandon)
+  std::vector<HandleState*> starved_; // multishots that ran out of ring buffers, re-armed when some return
+  std::vector<std::int32_t> free_file_slots_;
+  std::int32_t next_file_slot_ = 0;
+  int no_file_ = -1;                  // FILES_UPDATE's source array for clearing a slot
+};
+
+// For tests and diagnostics; backend must be the io_uring backend. A function with default visibility, so a
+// test needs no cast to the hidden class (UBSan's vptr check would need its typeinfo).
+struct UringStats {
+  std::size_t requests_in_flight = 0;  // request-table slots the kernel still holds (the wake read is one)
+  std::size_t buffers_leased = 0;      // ring buffers held by PooledBuffers or queued arrivals
+};
+[[gnu::visibility("default")]] UringStats uring_stats(Backend& backend) noexcept;
+
+// Keeps a HandleState alive across a call that may close its handle.
+struct [[gnu::visibility("hidden")]] HandleRef {
+  HandleRef(UringBackend& b, HandleState& h) noexcept : backend(b), hs(h) { backend.ref(hs); }
+  ~HandleRef() { backend.unref(hs); }
+  HandleRef(const HandleRef&) = delete;
+  HandleRef& operator=(const HandleRef&) = delete;
+  UringBackend& backend;
+  HandleState& hs;
+};
+
+}  // namespace rfarm::detail

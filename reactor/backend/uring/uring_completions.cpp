@@ -1,0 +1,198 @@
+// Routing CQEs. Every CQE names a request slot; the request says who (if anyone) still waits for it. A
+// completion may close handles, abandon ops and start new ones: nothing here holds a reference into the
+// request table or an IoHandle across a callback.
+#include <poll.h>
+#include <unistd.h>
+
+#include "reactor/backend/uring/uring_backend.hpp"
+
+namespace rfarm::detail {
+
+namespace {
+
+// A handle buffers at most this many arrivals while nobody receives; then its multishot is stopped until the
+// reader catches up (the socket's own buffer and TCP flow control take over).
+constexpr std::size_t kMaxBufferedReceives = 8;
+constexpr std::size_t kMaxBufferedAccepts = 64;
+
+constexpr unsigned kBatch = 256;
+
+std::size_t total_length(const msghdr& msg) noexcept {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < msg.msg_iovlen; ++i) n += msg.msg_iov[i].iov_len;
+  return n;
+}
+
+}  // namespace
+
+std::size_t UringBackend::drain_completions() noexcept {
+  struct Copy {
+    std::uint64_t user_data;
+    int res;
+    std::uint32_t flags;
+  };
+  io_uring_cqe* cqes[kBatch];
+  Copy batch[kBatch];
+  std::size_t handled = 0;
+  // Copy a batch out and release the CQ slots before running callbacks: they may submit, and inline
+  // completions need room. Bounded rounds, so completions that keep completing cannot starve the loop.
+  for (int round = 0; round < 16; ++round) {
+    unsigned n = io_uring_peek_batch_cqe(&ring_, cqes, kBatch);
+    if (n == 0) break;
+    for (unsigned i = 0; i < n; ++i) batch[i] = {cqes[i]->user_data, cqes[i]->res, cqes[i]->flags};
+    io_uring_cq_advance(&ring_, n);
+    for (unsigned i = 0; i < n; ++i) on_completion(batch[i].user_data, batch[i].res, batch[i].flags);
+    handled += n;
+  }
+  return handled;
+}
+
+void UringBackend::on_completion(std::uint64_t user_data, int res, std::uint32_t flags) noexcept {
+  if (user_data == kIgnoredData) return;
+  if (user_data == kWakeData) {
+    on_wake_completion(res);
+    return;
+  }
+  const std::uint32_t slot = requests_.lookup(user_data);
+  if (slot == kNoSlot) return;  // cannot happen while slots live until their last CQE; kept as a guard
+  switch (requests_[slot].kind) {
+    case RequestKind::lane_op: on_lane_completion(slot, res); return;
+    case RequestKind::recv_multishot:
+    case RequestKind::accept_multishot: on_multishot_completion(slot, res, flags); return;
+    case RequestKind::watch: on_watch_completion(slot, res); return;
+    case RequestKind::release_file: {
+      const std::int32_t file_slot = requests_[slot].file_slot;
+      release_request(slot);
+      if (res >= 0 ||
+          io_uring_register_files_update(&ring_, static_cast<unsigned>(file_slot), &no_file_, 1) == 1)
+        free_file_slots_.push_back(file_slot);
+      return;
+    }
+  }
+}
+
+void UringBackend::release_request(std::uint32_t slot) noexcept {
+  HandleState* hs = requests_[slot].handle;
+  requests_.release(slot);
+  if (hs) unref(*hs);
+}
+
+void UringBackend::on_lane_completion(std::uint32_t slot, int res) noexcept {
+  Request& r = requests_[slot];
+  HandleState& hs = *r.handle;
+  HandleRef keep(*this, hs);
+  const Direction d = r.direction;
+  IoOp* op = r.detached ? nullptr : r.op;
+  Lane& lane = hs.lane(d);
+  if (lane.request == slot) lane.request = kNoSlot;
+  release_request(slot);
+  if (!hs.handle) return;  // closed: its ops were completed with -ECANCELED already
+  if (op) {
+    int result = res;
+    switch (op->kind) {
+      case OpKind::wait_readable:
+      case OpKind::wait_writable:
+      case OpKind::wait_urgent:
+        if (res > 0) result = 0;  // the revents mask: ready (POLLERR / POLLHUP count as ready)
+        break;
+      case OpKind::send:
+        if (res >= 0) hs.send_would_block = hs.handle->stream && static_cast<std::size_t>(res) < total_length(op->msg);
+        break;
+      default: break;
+    }
+    lane.head = nullptr;
+    complete(*op, result);
+    if (!hs.handle) return;
+  }
+  advance_lane(hs, d);
+}
+
+void UringBackend::on_multishot_completion(std::uint32_t slot, int res, std::uint32_t flags) noexcept {
+  Request& r = requests_[slot];
+  HandleState& hs = *r.handle;
+  HandleRef keep(*this, hs);
+  const RequestKind kind = r.kind;
+  const bool neutralized = r.neutralized;
+  const bool more = (flags & IORING_CQE_F_MORE) != 0;
+  PooledBuffer data;  // recycled into the ring if nobody keeps it
+  if (flags & IORING_CQE_F_BUFFER)
+    data = buffers_->take(static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT), res > 0 ? res : 0);
+  if (!more) {
+    if (hs.multishot_request == slot) {
+      hs.multishot_request = kNoSlot;
+      hs.multishot = MultishotState::none;
+    }
+    release_request(slot);
+  }
+  if (neutralized) {  // a NOP standing in for a multishot the kernel never saw
+    serve_head(hs, Direction::read);
+    return;
+  }
+  if (!hs.handle) {
+    if (kind == RequestKind::accept_multishot && res >= 0) ::close(res);  // accepted after the listener closed
+    return;
+  }
+  if (kind == RequestKind::accept_multishot) {
+    if (res >= 0) {
+      hs.arrivals.push_back({res, PooledBuffer{}});
+    } else if (res != -ECANCELED) {
+      hs.terminal = res;  // EMFILE / ENFILE end the multishot; the next accept re-arms it
+    }
+  } else if (res > 0) {
+    Lane& lane = hs.lane(Direction::read);
+    if (hs.arrivals.empty() && lane.head && lane.head->kind == OpKind::recv_pooled && lane.request == kNoSlot) {
+      // The common case: a receive is waiting and nothing is queued before this data. Hand it over directly.
+      IoOp& op = *std::exchange(lane.head, nullptr);
+      op.leased = std::move(data);
+      complete(op, res);
+      if (hs.handle) advance_lane(hs, Direction::read);
+      return;
+    }
+    hs.arrivals.push_back({res, std::move(data)});
+  } else if (res == 0) {
+    hs.terminal = 0;
+  } else if (res == -ENOBUFS) {
+    // The ring ran dry; the data waits in the socket. Re-armed when buffers come back (rearm_starved).
+    if (!more && hs.multishot == MultishotState::none) {
+      hs.multishot = MultishotState::starved;
+      if (!hs.starved_listed) {
+        hs.starved_listed = true;
+        ref(hs);
+        starved_.push_back(&hs);
+      }
+    }
+  } else if (res != -ECANCELED) {
+    hs.terminal = res;
+  }
+  const std::size_t bound = kind == RequestKind::accept_multishot ? kMaxBufferedAccepts : kMaxBufferedReceives;
+  if (hs.arrivals.size() >= bound) stop_multishot(hs);
+  serve_head(hs, Direction::read);
+}
+
+void UringBackend::on_watch_completion(std::uint32_t slot, int res) noexcept {
+  Request& r = requests_[slot];
+  Watcher* w = r.detached ? nullptr : r.watcher;
+  release_request(slot);
+  if (!w) return;
+  w->backend_token = 0;
+  if (res < 0 && res != -ECANCELED) {
+    // The descriptor went away under the watch (closed without remove_watch); epoll would drop it silently.
+    context_.log.debug("io_uring: watch on fd {} ended: {}", w->fd, errno_code(-res).message());
+    w->active = false;
+    return;
+  }
+  // Level-triggered: the next poll is armed before the callback (which may remove or change the watch) and
+  // completes at once in the next wait while the descriptor stays ready.
+  if (!arm_watch(*w)) context_.log.error("io_uring: cannot re-arm the watch on fd {}", w->fd);
+  // POLLRDBAND was only added to catch urgent-data wake-ups (arm_watch): report what was asked for.
+  const auto revents = static_cast<std::uint32_t>(res) & (w->events | POLLERR | POLLHUP | POLLNVAL);
+  if (res > 0) w->notify(*w, revents != 0 ? revents : static_cast<std::uint32_t>(res));
+}
+
+void UringBackend::on_wake_completion(int res) noexcept {
+  if (res < 0 && res != -ECANCELED && res != -EINTR)
+    context_.log.error("io_uring: wake eventfd read failed: {}", errno_code(-res).message());
+  if (std::error_code ec = arm_wake()) context_.log.error("io_uring: cannot re-arm the wake read: {}", ec.message());
+}
+
+}  // namespace rfarm::detail

@@ -1,0 +1,83 @@
+// Socket: the part every socket type shares: ownership of the descriptor and its reactor state, close(),
+// addresses and options. Movable; the state the kernel and the backend refer to stays put on the heap.
+//
+// close() completes every pending operation with std::errc::operation_canceled (later in the loop turn).
+// Destroying a socket closes it too, and drops the socket's own callback-style handlers without calling them
+// (they usually capture the object being destroyed).
+#pragma once
+
+#include <memory>
+#include <system_error>
+
+#include "lib/error.hpp"
+#include "reactor/net/address.hpp"
+#include "reactor/backend/io_op.hpp"
+#include "reactor/net/socket_options.hpp"
+
+namespace rfarm {
+
+class Reactor;
+
+namespace detail {
+// Heap state of a socket: the backend's handle plus whatever a socket type keeps beside it (its
+// callback-style operations). Kept apart from the socket object so moving a socket moves one pointer.
+struct SocketState : IoHandle {
+  SocketState(Reactor& r, int fd, bool is_stream) noexcept : IoHandle(fd, is_stream), reactor(&r) {}
+  virtual ~SocketState() = default;
+  // Runs before the backend cancels the operations it holds: a socket type cancels operations it parked
+  // outside the backend (an accept waiting out an EMFILE back-off).
+  virtual void before_close() noexcept {}
+  Reactor* reactor;
+};
+}  // namespace detail
+
+class Socket {
+ public:
+  Socket() noexcept = default;
+  Socket(Socket&&) noexcept = default;
+  Socket& operator=(Socket&& other) noexcept {
+    if (this != &other) {
+      close();
+      state_ = std::move(other.state_);
+    }
+    return *this;
+  }
+  ~Socket() { close(); }
+
+  bool is_open() const noexcept { return state_ && state_->fd >= 0; }
+  int native_handle() const noexcept { return state_ ? state_->fd : -1; }
+  Reactor& reactor() const noexcept { return *state_->reactor; }
+
+  void close() noexcept;
+
+  Result<Address> local_address() const;
+  Result<Address> remote_address() const;
+
+  // Any option, any time after creation.
+  template <option::SocketOption O>
+  std::error_code set(O opt) noexcept {
+    return set_option(O::level, O::name, opt.data(), opt.size());
+  }
+  template <option::SocketOption O>
+  Result<O> get() const noexcept {
+    O opt;
+    socklen_t size = opt.size();
+    if (std::error_code ec = get_option(O::level, O::name, opt.data(), &size)) return fail(ec);
+    opt.resize(size);
+    return opt;
+  }
+  std::error_code set_option(int level, int name, const void* value, socklen_t size) noexcept;
+  std::error_code get_option(int level, int name, void* value, socklen_t* size) const noexcept;
+
+  // For the socket layer and for users' own operations.
+  detail::SocketState* state() const noexcept { return state_.get(); }
+
+ protected:
+  explicit Socket(std::unique_ptr<detail::SocketState> state) noexcept : state_(std::move(state)) {}
+  std::unique_ptr<detail::SocketState> state_;
+};
+
+// Creates a non-blocking, close-on-exec socket descriptor.
+Result<int> open_socket_fd(int family, int type, int protocol = 0) noexcept;
+
+}  // namespace rfarm

@@ -1,0 +1,162 @@
+// Operation logics for connected stream sockets (see operation.hpp for how a logic becomes an awaitable or a
+// handler operation). Internal to the socket layer.
+#pragma once
+
+#include "lib/buffer_pool.hpp"
+#include "lib/bytes.hpp"
+#include "reactor/backend/operation.hpp"
+
+namespace rfarm::detail {
+
+// Advances msg's iovecs past n transferred bytes (in place); returns the bytes still to go.
+std::size_t consume_iovecs(msghdr& msg, std::size_t n) noexcept;
+
+struct RecvSome {
+  static constexpr OpKind kind = OpKind::recv;
+  using result_type = Result<std::size_t>;
+  RecvSome() noexcept = default;
+  RecvSome(MutableBytes b, int f) noexcept : buffer(b), flags(f) {}
+  MutableBytes buffer;
+  int flags = 0;
+  void prepare(IoOp& op) noexcept {
+    op.set_buffer(buffer.data(), buffer.size());
+    op.msg_flags = flags;
+  }
+  Step advance(IoOp&) noexcept { return Step::done; }
+  result_type finish(IoOp& op) noexcept {
+    if (op.result < 0) return fail(op_error(op));
+    return static_cast<std::size_t>(op.result);
+  }
+};
+
+struct RecvPooled {
+  static constexpr OpKind kind = OpKind::recv_pooled;
+  using result_type = Result<PooledBuffer>;
+  void prepare(IoOp& op) noexcept { op.msg_flags = 0; }
+  Step advance(IoOp&) noexcept { return Step::done; }
+  result_type finish(IoOp& op) noexcept {
+    if (op.result < 0) return fail(op_error(op));
+    return std::move(op.leased);  // empty at end of stream
+  }
+};
+
+struct SendSome {
+  static constexpr OpKind kind = OpKind::send;
+  using result_type = Result<std::size_t>;
+  SendSome() noexcept = default;
+  SendSome(ConstBytes b, int f) noexcept : buffer(b), flags(f) {}
+  ConstBytes buffer;
+  int flags = 0;
+  void prepare(IoOp& op) noexcept {
+    op.set_buffer(const_cast<std::byte*>(buffer.data()), buffer.size());
+    op.msg_flags = flags;
+  }
+  Step advance(IoOp&) noexcept { return Step::done; }
+  result_type finish(IoOp& op) noexcept {
+    if (op.result < 0) return fail(op_error(op));
+    return static_cast<std::size_t>(op.result);
+  }
+};
+
+// Sends every byte of one buffer or of a gather list (the iovecs are advanced in place).
+struct SendAll {
+  static constexpr OpKind kind = OpKind::send;
+  using result_type = Result<std::size_t>;
+  SendAll() noexcept = default;
+  explicit SendAll(ConstBytes b) noexcept : buffer(b) {}
+  SendAll(ConstBytes b, std::span<iovec> g) noexcept : buffer(b), gather(g) {}
+  ConstBytes buffer;
+  std::span<iovec> gather;  // used when non-empty
+  std::size_t sent = 0;
+  void prepare(IoOp& op) noexcept {
+    sent = 0;
+    op.msg_flags = 0;
+    if (gather.empty()) {
+      op.set_buffer(const_cast<std::byte*>(buffer.data()), buffer.size());
+    } else {
+      op.msg.msg_iov = gather.data();
+      op.msg.msg_iovlen = gather.size();
+    }
+  }
+  Step advance(IoOp& op) noexcept {
+    if (op.result < 0) return Step::done;
+    sent += static_cast<std::size_t>(op.result);
+    return consume_iovecs(op.msg, static_cast<std::size_t>(op.result)) > 0 ? Step::again : Step::done;
+  }
+  result_type finish(IoOp& op) noexcept {
+    if (op.result < 0) return fail(op_error(op));
+    return sent;
+  }
+};
+
+// Fills the whole buffer; a peer that closes first gives Errc::end_of_stream.
+struct RecvExactly {
+  static constexpr OpKind kind = OpKind::recv;
+  using result_type = Result<std::size_t>;
+  RecvExactly() noexcept = default;
+  explicit RecvExactly(MutableBytes b) noexcept : buffer(b) {}
+  MutableBytes buffer;
+  std::size_t received = 0;
+  void prepare(IoOp& op) noexcept {
+    received = 0;
+    op.msg_flags = 0;
+    op.set_buffer(buffer.data(), buffer.size());
+  }
+  Step advance(IoOp& op) noexcept {
+    if (op.result <= 0) return Step::done;
+    received += static_cast<std::size_t>(op.result);
+    return consume_iovecs(op.msg, static_cast<std::size_t>(op.result)) > 0 ? Step::again : Step::done;
+  }
+  result_type finish(IoOp& op) noexcept {
+    if (op.result < 0) return fail(op_error(op));
+    if (received < buffer.size()) return fail(Errc::end_of_stream);
+    return received;
+  }
+};
+
+// connect(), with an optional deadline after which the attempt is cancelled and reports timed_out.
+struct ConnectLogic : TimerNode {
+  static constexpr OpKind kind = OpKind::connect;
+  using result_type = std::error_code;
+
+  ConnectLogic() noexcept : TimerNode(&ConnectLogic::on_timeout) {}
+  ConnectLogic(Reactor& r, const Address& a, Duration t) noexcept
+      : TimerNode(&ConnectLogic::on_timeout), reactor(&r), address(a), timeout(t) {}
+  ~ConnectLogic() {
+    if (reactor) reactor->remove_timer(*this);
+  }
+
+  void prepare(IoOp& op) noexcept {
+    self = &op;
+    timed_out = false;
+    op.backend_state = 0;
+    op.msg.msg_name = const_cast<sockaddr*>(address.native());
+    op.msg.msg_namelen = address.native_length();
+    if (timeout.count() > 0) {
+      reactor->remove_timer(*this);
+      reactor->add_timer(*this, timeout);
+    }
+  }
+  Step advance(IoOp&) noexcept {
+    reactor->remove_timer(*this);
+    return Step::done;
+  }
+  result_type finish(IoOp& op) noexcept {
+    if (timed_out) return make_error_code(Errc::timed_out);
+    return op.result < 0 ? op_error(op) : std::error_code{};
+  }
+
+  static void on_timeout(TimerNode& node) noexcept {
+    auto& self = static_cast<ConnectLogic&>(node);
+    self.timed_out = true;
+    if (self.self->pending) self.self->backend->cancel(*self.self);
+  }
+
+  Reactor* reactor = nullptr;
+  Address address;
+  Duration timeout{0};
+  IoOp* self = nullptr;
+  bool timed_out = false;
+};
+
+}  // namespace rfarm::detail

@@ -1,0 +1,85 @@
+#include "reactor/stream/send_queue.hpp"
+
+#include <climits>
+
+namespace rfarm {
+
+SendQueue::SendQueue(StreamSocket& socket) noexcept : state_(socket.state()) {}
+
+SendQueue::~SendQueue() = default;
+
+ConstBytes SendQueue::bytes_of(const Chunk& chunk) noexcept {
+  return std::visit(
+      [](const auto& c) -> ConstBytes {
+        using T = std::decay_t<decltype(c)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          return as_bytes(c);
+        } else if constexpr (std::is_same_v<T, PooledBuffer>) {
+          return c.bytes();
+        } else {
+          return ConstBytes(c);
+        }
+      },
+      chunk);
+}
+
+void SendQueue::push(std::string bytes) {
+  std::size_t n = bytes.size();
+  enqueue(std::move(bytes), n);
+}
+
+void SendQueue::push(std::vector<std::byte> bytes) {
+  std::size_t n = bytes.size();
+  enqueue(std::move(bytes), n);
+}
+
+void SendQueue::push(PooledBuffer buffer) {
+  std::size_t n = buffer.size();
+  enqueue(std::move(buffer), n);
+}
+
+void SendQueue::enqueue(Chunk chunk, std::size_t size) {
+  if (failed_ || size == 0) return;
+  chunks_.push_back(std::move(chunk));
+  queued_bytes_ += size;
+  state_->reactor->at_end_of_turn(flush_hook_);
+}
+
+void SendQueue::flush(TurnHook& hook) noexcept { static_cast<FlushHook&>(hook).queue->start_send(); }
+
+void SendQueue::start_send() noexcept {
+  if (in_flight_ > 0 || chunks_.empty() || failed_ || send_.busy()) return;
+  // One sendmsg takes at most IOV_MAX buffers; the rest follow when it completes.
+  in_flight_ = std::min<std::size_t>(chunks_.size(), IOV_MAX);
+  iovecs_.clear();
+  for (std::size_t i = 0; i < in_flight_; ++i) {
+    ConstBytes b = bytes_of(chunks_[i]);
+    iovecs_.push_back({const_cast<std::byte*>(b.data()), b.size()});
+  }
+  ++sends_started_;
+  send_.buffer = {};
+  send_.gather = iovecs_;
+  send_.launch(state_, [this](Result<std::size_t> sent) { on_sent(sent); });
+}
+
+void SendQueue::on_sent(Result<std::size_t> sent) noexcept {
+  if (!sent) {
+    failed_ = true;
+    chunks_.clear();
+    in_flight_ = 0;
+    queued_bytes_ = 0;
+    if (on_error_) on_error_(sent.error());
+    return;
+  }
+  for (; in_flight_ > 0; --in_flight_) {
+    queued_bytes_ -= bytes_of(chunks_.front()).size();
+    chunks_.pop_front();
+  }
+  if (!chunks_.empty()) {
+    state_->reactor->at_end_of_turn(flush_hook_);
+  } else if (on_drained_) {
+    on_drained_();
+  }
+}
+
+}  // namespace rfarm

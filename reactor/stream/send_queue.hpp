@@ -1,0 +1,69 @@
+// SendQueue: owned buffers queued on a stream during a loop turn leave together, in one gathered sendmsg, at
+// the end of the turn. Frames queued while a send is in flight go out in the next one. Nothing is copied: a
+// PooledBuffer received from one socket can be queued on another as is.
+//
+//     rfarm::SendQueue out(sock);
+//     out.push(header_bytes);     // std::string, std::vector<std::byte> or PooledBuffer
+//     out.push(std::move(body));  // both leave in one sendmsg when the turn ends
+//
+// The queue owns its send operation: destroying the queue abandons a send in flight. Destroy the queue
+// before the socket (declare it after the socket).
+#pragma once
+
+#include <deque>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "reactor/net/stream_socket.hpp"
+
+namespace rfarm {
+
+class SendQueue {
+ public:
+  explicit SendQueue(StreamSocket& socket) noexcept;
+  SendQueue(const SendQueue&) = delete;
+  SendQueue& operator=(const SendQueue&) = delete;
+  ~SendQueue();
+
+  void push(std::string bytes);
+  void push(std::vector<std::byte> bytes);
+  void push(PooledBuffer buffer);
+
+  // Bytes queued and not yet handed to the kernel in full (for back-pressure).
+  std::size_t queued_bytes() const noexcept { return queued_bytes_; }
+  bool idle() const noexcept { return chunks_.empty(); }
+  // sendmsg operations started so far (tests check that a turn's frames leave together).
+  std::uint64_t sends_started() const noexcept { return sends_started_; }
+
+  // Runs once when a send fails; whatever was queued is dropped (the connection is broken).
+  void on_error(InplaceFunction<void(std::error_code)> handler) { on_error_ = std::move(handler); }
+  // Runs each time everything queued has been sent (e.g. to half-close after the last frame).
+  void on_drained(InplaceFunction<void()> handler) { on_drained_ = std::move(handler); }
+
+ private:
+  using Chunk = std::variant<std::string, std::vector<std::byte>, PooledBuffer>;
+  static ConstBytes bytes_of(const Chunk& chunk) noexcept;
+
+  void enqueue(Chunk chunk, std::size_t size);
+  static void flush(TurnHook& hook) noexcept;
+  void start_send() noexcept;
+  void on_sent(Result<std::size_t> sent) noexcept;
+
+  detail::SocketState* state_;
+  std::deque<Chunk> chunks_;
+  std::vector<iovec> iovecs_;
+  std::size_t in_flight_ = 0;  // chunks_ entries covered by the send in flight
+  std::size_t queued_bytes_ = 0;
+  std::uint64_t sends_started_ = 0;
+  bool failed_ = false;
+  InplaceFunction<void(std::error_code)> on_error_;
+  InplaceFunction<void()> on_drained_;
+  struct FlushHook : TurnHook {
+    explicit FlushHook(SendQueue* q) noexcept : TurnHook(&SendQueue::flush), queue(q) {}
+    SendQueue* queue;
+  } flush_hook_{this};
+  detail::HandlerOperation<detail::SendAll, 16> send_;  // last: abandoned before the buffers it points at go
+};
+
+}  // namespace rfarm

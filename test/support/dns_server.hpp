@@ -1,0 +1,157 @@
+// DnsServer: a real dnsmasq answering on a loopback UDP/TCP port of its own, with the records a test gives
+// it, started by the test and killed when the object goes away. Nothing is forwarded anywhere (--no-resolv),
+// and names under .test that no record covers get NXDOMAIN (--local=/test/).
+//
+//     auto dns = DnsServer::start({"--host-record=multi.test,127.0.0.1", "--host-record=multi.test,127.0.0.2"});
+//     if (!dns) GTEST_SKIP() << dns.error();            // dnsmasq is not installed
+//     options.servers = {dns->address()};
+#pragma once
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <expected>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "reactor/net/address.hpp"
+
+namespace rfarm::test {
+
+// A UDP socket bound to a loopback port that never reads: a name server that never answers.
+class SilentUdpServer {
+ public:
+  SilentUdpServer() {
+    fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    Address any = Address::loopback_v4(0);
+    if (fd_ >= 0 && ::bind(fd_, any.native(), any.native_length()) == 0) {
+      sockaddr_storage ss{};
+      socklen_t len = sizeof ss;
+      ::getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len);
+      if (auto a = Address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len)) address_ = *a;
+    }
+  }
+  SilentUdpServer(const SilentUdpServer&) = delete;
+  SilentUdpServer& operator=(const SilentUdpServer&) = delete;
+  ~SilentUdpServer() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  const Address& address() const { return address_; }
+
+ private:
+  int fd_ = -1;
+  Address address_;
+};
+
+class DnsServer {
+ public:
+  // Starts dnsmasq with the extra arguments; the error says what is missing or what went wrong.
+  static std::expected<DnsServer, std::string> start(const std::vector<std::string>& records) {
+    std::string binary = find_dnsmasq();
+    if (binary.empty()) return std::unexpected("dnsmasq is not installed (Debian package dnsmasq-base)");
+    std::string last_error = "dnsmasq did not start";
+    for (int attempt = 0; attempt < 3; ++attempt) {  // a free port can be taken between probe and start
+      int port = free_udp_port();
+      if (port <= 0) return std::unexpected("no free loopback UDP port");
+      std::vector<std::string> args = {binary,
+                                       "--keep-in-foreground",
+                                       "--port=" + std::to_string(port),
+                                       "--listen-address=127.0.0.1",
+                                       "--bind-interfaces",
+                                       "--no-resolv",
+                                       "--no-hosts",
+                                       "--no-poll",
+                                       "--conf-file=/dev/null",
+                                       "--pid-file=",
+                                       "--local=/test/",
+                                       "--bogus-priv",
+                                       "--log-facility=/dev/null"};
+      // dnsmasq started as root drops to "nobody"; staying root keeps this simple in containers.
+      if (::geteuid() == 0) args.push_back("--user=root");
+      args.insert(args.end(), records.begin(), records.end());
+      std::vector<char*> argv;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      pid_t pid = -1;
+      if (::posix_spawn(&pid, binary.c_str(), nullptr, nullptr, argv.data(), environ) != 0)
+        return std::unexpected("cannot start " + binary);
+      DnsServer server(pid, static_cast<std::uint16_t>(port));
+      if (server.wait_until_listening()) return server;
+      last_error = "dnsmasq exited or did not bind port " + std::to_string(port);
+    }
+    return std::unexpected(last_error);
+  }
+
+  DnsServer(DnsServer&& other) noexcept : pid_(std::exchange(other.pid_, -1)), port_(other.port_) {}
+  DnsServer& operator=(DnsServer&&) = delete;
+  ~DnsServer() { stop(); }
+
+  Address address() const { return Address::loopback_v4(port_); }
+
+ private:
+  DnsServer(pid_t pid, std::uint16_t port) : pid_(pid), port_(port) {}
+
+  void stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+
+  // Ready once the port is taken; bounded in tries (and so in time).
+  bool wait_until_listening() {
+    for (int i = 0; i < 300; ++i) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return false;
+      }
+      if (!udp_port_free(port_)) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    stop();
+    return false;
+  }
+
+  static bool udp_port_free(std::uint16_t port) {
+    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    Address a = Address::loopback_v4(port);
+    bool free = ::bind(fd, a.native(), a.native_length()) == 0;
+    ::close(fd);
+    return free;
+  }
+
+  static int free_udp_port() {
+    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    Address a = Address::loopback_v4(0);
+    int port = -1;
+    if (::bind(fd, a.native(), a.native_length()) == 0) {
+      sockaddr_storage ss{};
+      socklen_t len = sizeof ss;
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+      if (auto bound = Address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len)) port = bound->port();
+    }
+    ::close(fd);
+    return port;
+  }
+
+  static std::string find_dnsmasq() {
+    for (const char* dir : {"/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin"}) {
+      std::string path = std::string(dir) + "/dnsmasq";
+      if (::access(path.c_str(), X_OK) == 0) return path;
+    }
+    return {};
+  }
+
+  pid_t pid_ = -1;
+  std::uint16_t port_ = 0;
+};
+
+}  // namespace rfarm::test
