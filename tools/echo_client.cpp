@@ -16,7 +16,7 @@
 #include "reactor/dns/connect_by_name.hpp"
 #include "reactor/loop/reactor.hpp"
 #include "reactor/net/stream_socket.hpp"
-#include "tools/endpoint.hpp"
+#include "reactor/net/endpoint.hpp"
 
 using namespace rfarm;
 using std::chrono::steady_clock;

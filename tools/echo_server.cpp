@@ -18,7 +18,7 @@
 #include "reactor/net/stream_listener.hpp"
 #include "tools/accept_loop.hpp"
 #include "tools/echo_server_dgram.hpp"
-#include "tools/endpoint.hpp"
+#include "reactor/net/endpoint.hpp"
 #include "tools/tls_echo.hpp"
 
 using namespace rfarm;

@@ -6,7 +6,7 @@
 #include <system_error>
 
 #include "reactor/loop/reactor.hpp"
-#include "tools/endpoint.hpp"
+#include "reactor/net/endpoint.hpp"
 
 namespace rfarm::tools {
 

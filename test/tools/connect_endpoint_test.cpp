@@ -1,7 +1,7 @@
 // Endpoints where the tools connect: tcp:HOST:PORT may name a host, resolved later on the loop.
 #include <gtest/gtest.h>
 
-#include "tools/endpoint.hpp"
+#include "reactor/net/endpoint.hpp"
 
 namespace rfarm::tools {
 namespace {

@@ -28,7 +28,7 @@
 
 #include "test/support/byte_pattern.hpp"
 #include "test/support/temp_dir.hpp"
-#include "tools/endpoint.hpp"
+#include "reactor/net/endpoint.hpp"
 
 extern char** environ;
 

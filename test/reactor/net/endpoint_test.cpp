@@ -1,7 +1,7 @@
 // Endpoints as the tools take them on the command line: tcp:HOST:PORT, unix:PATH, unix:@NAME.
 #include <gtest/gtest.h>
 
-#include "tools/endpoint.hpp"
+#include "reactor/net/endpoint.hpp"
 
 namespace rfarm::tools {
 namespace {

@@ -1,4 +1,4 @@
-#include "tools/endpoint.hpp"
+#include "reactor/net/endpoint.hpp"
 
 #include "reactor/dns/resolver.hpp"
 
