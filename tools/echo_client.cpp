@@ -15,8 +15,8 @@
 
 #include "reactor/dns/connect_by_name.hpp"
 #include "reactor/loop/reactor.hpp"
-#include "reactor/net/stream_socket.hpp"
 #include "reactor/net/endpoint.hpp"
+#include "reactor/net/stream_socket.hpp"
 
 using namespace rfarm;
 using std::chrono::steady_clock;
@@ -24,7 +24,7 @@ using std::chrono::steady_clock;
 namespace {
 
 struct Settings {
-  tools::Endpoint endpoint;
+  EndpointSpec endpoint;
   Resolver* resolver = nullptr;  // when the endpoint names a host: looked up on the loop, every address tried
   int conns = 1;
   int messages = 1000;
@@ -115,8 +115,9 @@ int main(int argc, char** argv) {
       return argv[++i];
     };
     if (arg == "--connect") {
-      auto e = tools::parse_connect_endpoint(value());
-      if (!e) usage("bad --connect endpoint");
+      auto e = EndpointSpec::parse_connect(value());
+      if (!e || (e->transport != Transport::tcp && e->transport != Transport::unix_stream))
+        usage("bad --connect endpoint");
       s.endpoint = *e;
       have_endpoint = true;
     } else if (arg == "--conns") {

@@ -15,10 +15,10 @@
 #include <csignal>
 
 #include "reactor/loop/reactor.hpp"
+#include "reactor/net/endpoint.hpp"
 #include "reactor/net/stream_listener.hpp"
 #include "tools/accept_loop.hpp"
 #include "tools/echo_server_dgram.hpp"
-#include "reactor/net/endpoint.hpp"
 #include "tools/tls_echo.hpp"
 
 using namespace rfarm;
@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
     }
     tls_context = std::move(*made);
   }
-  auto endpoint = tools::parse_endpoint(tls ? tools::tcp_endpoint_of(listen_text) : std::string(listen_text));
+  auto endpoint = EndpointSpec::parse(listen_text);  // tls: is a transport of its own
   if (!endpoint) usage("bad --listen endpoint");
 
   auto reactor = Reactor::create(options);
@@ -117,8 +117,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto bound = listener->local_address();
-  std::string printed = tools::format_endpoint(endpoint->transport, bound ? *bound : endpoint->address);
-  if (tls) printed.replace(0, 3, "tls");  // "tcp:..." -> "tls:..."
+  std::string printed = EndpointSpec{endpoint->transport, bound ? *bound : endpoint->address}.to_string();
   std::printf("%s\n", printed.c_str());
   std::fflush(stdout);
   loop.log().info("echo-server on {} backend", to_string(loop.backend_kind()));
