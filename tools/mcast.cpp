@@ -129,9 +129,10 @@ int run_receive(Reactor& loop, const Options& o, unsigned iface) {
   if (joined) return failed("join " + o.group.ip_string(), joined);
   // Only this socket's own groups (ip(7) IP_MULTICAST_ALL), not every group some socket on the host joined.
   sock->set(multicast::ReceiveAll(false));
+  // Before "joined" is printed: a script may send SIGTERM as soon as it has read it.
+  for (int signo : {SIGINT, SIGTERM}) loop.on_signal(signo, [&](int) { sock->close(); });
   std::printf("joined %s\n", o.group.to_string().c_str());
   std::fflush(stdout);
-  for (int signo : {SIGINT, SIGTERM}) loop.on_signal(signo, [&](int) { sock->close(); });
   return loop.block_on(receive(*sock, o));
 }
 
