@@ -1,6 +1,6 @@
 // BufferedStream<S>: lines, delimited records, exact byte counts and raw bytes on one connection, mixed
 // freely ("bivalent": a text header, then a binary body, then text again), over any ByteStream
-// (StreamSocket today, a TLS stream later).
+// (StreamSocket, TlsStream).
 //
 //     rfarm::BufferedStream<rfarm::StreamSocket> conn(std::move(sock));
 //     auto line = co_await conn.read_line(8192);            // Result<std::string_view>, CRLF or LF stripped
