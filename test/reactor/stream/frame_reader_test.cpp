@@ -248,7 +248,7 @@ TEST_P(FrameReaderSocketTest, SplitAtEveryByteOverASocket) {
   reactor().spawn([](Reactor& r, StreamSocket& s, std::string d) -> Task<void> {
     for (char c : d) {
       if (!co_await s.send_all(as_bytes(std::string_view(&c, 1)))) co_return;
-      co_await r.sleep(Duration(0));
+      co_await r.sleep(std::chrono::microseconds(20));  // a later turn: the reader sees this byte alone
     }
     (void)s.shutdown(ShutdownHow::send);
   }(reactor(), pair->first, input));
@@ -334,11 +334,13 @@ TEST_P(FrameReaderSocketTest, SteadyReceiveLoopAllocatesNothingPerFrame) {
   struct Progress {
     int frames = 0;
     std::size_t allocations = SIZE_MAX;  // between frame 10 and frame 190
+    int started_empty = 0;               // calls that found nothing buffered: they had to receive
     bool ended = false;
   } progress;
   std::optional<AllocationCounter> counter;
   reactor().spawn([](FrameReader<StreamSocket>& r, Progress& p, std::optional<AllocationCounter>& counter) -> Task<void> {
     for (;;) {
+      if (r.buffered() == 0) ++p.started_empty;
       auto f = co_await r.next();
       if (!f || !*f) break;
       if (++p.frames == 10) counter.emplace();  // warm: the reader's resumer frame exists now
@@ -355,13 +357,13 @@ TEST_P(FrameReaderSocketTest, SteadyReceiveLoopAllocatesNothingPerFrame) {
       std::memcpy(message, header, 4);
       std::memset(message + 4, 'x', 8);
       if (!co_await s.send_all(ConstBytes(message))) co_return;
-      co_await r.sleep(Duration(0));
-      co_await r.sleep(Duration(0));
+      co_await r.sleep(std::chrono::microseconds(50));  // a later turn: the reader takes the frame first
     }
   };
   run(sender(reactor(), pair->first, 200), 20s);
   ASSERT_TRUE(run_until([&] { return progress.frames == 200; }));
   EXPECT_EQ(progress.allocations, 0u) << "allocations during 180 frames that each needed a receive (sender included)";
+  EXPECT_GT(progress.started_empty, 180) << "the calls were meant to need a receive each";
   (void)pair->first.shutdown(ShutdownHow::send);
   EXPECT_TRUE(run_until([&] { return progress.ended; }));  // the reader goes before the coroutine using it
 }
