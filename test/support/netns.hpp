@@ -39,6 +39,12 @@ inline int run_command(const std::vector<std::string>& argv, std::chrono::millis
 
 enum class Side { a, b };
 
+// What VethNamespaces::create builds.
+struct NamespaceLayout {
+  bool veth_pair = true;                 // false: namespace a alone, with only its loopback (no side b)
+  bool wait_for_multicast_route = true;  // for tests that send IPv6 multicast (see create())
+};
+
 class VethNamespaces {
  public:
   VethNamespaces(const VethNamespaces&) = delete;
@@ -50,11 +56,11 @@ class VethNamespaces {
       if (!ns.empty()) run({"ip", "netns", "del", ns});
   }
 
-  // Names are unique per process and tag. On failure the error says which command failed. Only tests that
-  // send IPv6 multicast need wait_for_multicast_route (it waits for the kernel's ff00::/8 route, below).
-  static Result<VethNamespaces> create(const std::string& tag, std::string* why, bool wait_for_multicast_route = true) {
+  // Names are unique per process and tag. On failure the error says which command failed. Each `ip` command
+  // is a process: a test that needs one namespace and its loopback asks for {.veth_pair = false}.
+  static Result<VethNamespaces> create(const std::string& tag, std::string* why, NamespaceLayout layout = {}) {
     std::string base = "rfarm-" + tag + "-" + std::to_string(::getpid());
-    VethNamespaces n(base + "-a", base + "-b");
+    VethNamespaces n(base + "-a", layout.veth_pair ? base + "-b" : std::string());
     auto step = [&](std::vector<std::string> argv) {
       if (run(argv)) return true;
       std::string text;
@@ -66,6 +72,10 @@ class VethNamespaces {
       n.a_.clear();
       n.b_.clear();
       return fail(std::make_error_code(std::errc::operation_not_permitted));
+    }
+    if (!layout.veth_pair) {
+      if (!step({"ip", "-n", n.a_, "link", "set", "lo", "up"})) return fail(std::make_error_code(std::errc::operation_not_permitted));
+      return n;
     }
     // Without DAD the link-local address is usable at once; while it is tentative (about a second) the kernel
     // has no ff00::/8 route on the link and drops incoming IPv6 multicast (Ip6InNoRoutes).
@@ -86,7 +96,7 @@ class VethNamespaces {
     // The kernel adds the link's ff00::/8 route from a work queue after the link comes up; sending or
     // receiving IPv6 multicast before then fails (ENETUNREACH, Ip6InNoRoutes). Bounded: 200 checks.
     for (const std::string& ns : {n.a_, n.b_}) {
-      if (!wait_for_multicast_route) break;
+      if (!layout.wait_for_multicast_route) break;
       bool routed = false;
       for (int i = 0; i < 200 && !routed; ++i) {
         auto c = ChildProcess::spawn({"ip", "-n", ns, "-6", "route", "show", "table", "local", "type", "multicast"});

@@ -136,11 +136,11 @@ TEST(InterfacesTest, PrefixLengthCountsTheMaskBits) {
 }
 
 // In a namespace of its own: a veth pair, one end up with two IPv4 addresses (one under an alias label, with a
-// broadcast address) and an IPv6 one, besides the namespace's own veth-a.
+// broadcast address) and an IPv6 one.
 TEST(InterfacesTest, MatchesIpAddrForLinksTheTestBuilds) {
   if (!tools_present()) GTEST_SKIP() << "needs python3 and iproute2 with JSON output (ip -j)";
   std::string why;
-  auto net = test::VethNamespaces::create("ifaces", &why, false);
+  auto net = test::VethNamespaces::create("ifaces", &why, {.veth_pair = false});
   if (!net) GTEST_SKIP() << "cannot create a network namespace: " << why;
   auto in_ns = [&](std::vector<std::string> argv) { return test::run_command(net->exec_in(test::Side::a, argv)); };
   if (in_ns({"ip", "link", "add", "rf0", "type", "veth", "peer", "name", "rf1"}) != 0)

@@ -426,7 +426,7 @@ for i in range(2):
 
 TEST_P(TcpExtrasTest, FastOpenCarriesTheFirstSendInTheSyn) {
   std::string why;
-  auto net = VethNamespaces::create("tfo", &why, false);
+  auto net = VethNamespaces::create("tfo", &why, {.veth_pair = false});
   if (!net) GTEST_SKIP() << "cannot create a network namespace: " << why;
   if (run_command(net->exec_in(Side::a, {"sysctl", "-qw", "net.ipv4.tcp_fastopen=3"})) != 0)
     GTEST_SKIP() << "cannot enable TCP Fast Open (net.ipv4.tcp_fastopen) in the test namespace";
