@@ -68,6 +68,12 @@ TEST_F(BuiltinTasksTest, AddSumsIntegersAsAnInteger) {
   EXPECT_EQ(json(), "39");
   ASSERT_TRUE(call("add", [](auto&) {}).ok());
   EXPECT_EQ(json(), "0") << "the empty sum";
+  ASSERT_TRUE(call("add", [](auto& b) {
+    b.Int(std::numeric_limits<std::int64_t>::max());
+    b.Int(1);
+    b.Int(-2);
+  }).ok()) << "only the final sum must fit";
+  EXPECT_EQ(json(), "9223372036854775806");
 }
 
 TEST_F(BuiltinTasksTest, AddBecomesFloatWithAFloat) {
@@ -85,6 +91,11 @@ TEST_F(BuiltinTasksTest, AddRefusesOverflowAndNonNumbers) {
     b.Int(1);
   });
   EXPECT_EQ(o.kind(), FailureKind::task_error);
+  EXPECT_EQ(o.message(), "add: the integer sum overflows int64");
+  o = call("add", [](auto& b) {
+    b.Int(std::numeric_limits<std::int64_t>::min());
+    b.Int(-1);
+  });
   EXPECT_EQ(o.message(), "add: the integer sum overflows int64");
   o = call("add", [](auto& b) {
     b.Int(1);
