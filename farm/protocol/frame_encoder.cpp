@@ -74,8 +74,14 @@ std::error_code FrameEncoder::result(std::vector<std::byte>& out, std::uint64_t 
 }
 
 std::error_code FrameEncoder::failure(std::vector<std::byte>& out, const FailureFields& f) {
-  // A failure's message is cut rather than the failure lost: it must reach the client.
-  std::string_view message = f.message.substr(0, std::min<std::size_t>(f.message.size(), max_frame_size_ / 2));
+  // A failure's message is cut rather than the failure lost: it must reach the client. The cut backs off to the
+  // start of a UTF-8 sequence, so the text stays valid UTF-8 if it was.
+  std::string_view message = f.message;
+  if (message.size() > max_frame_size_ / 2) {
+    std::size_t cut = max_frame_size_ / 2;
+    while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80) --cut;
+    message = message.substr(0, cut);
+  }
   if (!begin(message.size() + f.task.size())) return FarmErrc::frame_too_large;
   auto text = string(message);
   auto task = string(f.task);

@@ -390,6 +390,14 @@ TEST(FrameCodecTest, AFailureMessageIsCutNotLost) {
   auto view = decode_aligned(frame, {.max_frame_size = 1024});
   ASSERT_TRUE(view);
   EXPECT_EQ(view->as<wire::Failure>()->message()->size(), 512u);
+  // Cut at a character boundary: 511 bytes of 'e' and then two-byte characters would split one at 512.
+  std::vector<std::byte> utf8_out;
+  ASSERT_FALSE(encoder.failure(utf8_out, {.task_id = 4, .kind = FailureKind::task_error,
+                                          .message = std::string(511, 'e') + "\xc3\xa9\xc3\xa9"}));
+  Aligned utf8_frame(utf8_out);
+  auto utf8 = decode_aligned(utf8_frame, {.max_frame_size = 1024});
+  ASSERT_TRUE(utf8);
+  EXPECT_EQ(utf8->as<wire::Failure>()->message()->str(), std::string(511, 'e'));
 }
 
 TEST(FrameCodecTest, FailureKindsMatchTheWire) {
