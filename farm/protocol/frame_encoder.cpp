@@ -19,7 +19,8 @@ bool FrameEncoder::begin(std::size_t payload) noexcept {
   return payload < max_frame_size_;
 }
 
-std::error_code FrameEncoder::finish(std::vector<std::byte>& out, wire::Message type, flatbuffers::Offset<void> message) {
+std::error_code FrameEncoder::finish(std::vector<std::byte>& out, wire::Message type,
+                                     flatbuffers::Offset<void> message) {
   auto frame = wire::CreateFrame(builder_, type, message);
   builder_.FinishSizePrefixed(frame, wire::FrameIdentifier());
   std::size_t size = builder_.GetSize();

@@ -46,14 +46,9 @@ Result<std::optional<FrameView>> FrameReader::next() {
   if (begin_ == end_) begin_ = end_ = 0;  // everything consumed: start over at the aligned front
   FrameSplit split = split_frame({base() + begin_, buffered()}, limits_);
   if (split.status == SplitStatus::error) return fail(split.error);
-  if (split.status == SplitStatus::need_more) {
-    // Make room for the whole frame now, so that the caller's next receive can complete it.
-    if (split.size > capacity_ - begin_) {
-      compact();
-      if (split.size > capacity_) reserve(split.size);
-    }
-    return std::optional<FrameView>();
-  }
+  // Not yet: the buffer grows as bytes arrive (writable), never on a peer's announced length alone, so a
+  // connection that claims a 64 MiB frame and sends nothing pins no 64 MiB.
+  if (split.status == SplitStatus::need_more) return std::optional<FrameView>();
   if (begin_ % kFrameAlignment != 0) compact();  // a peer's frame of a length not a multiple of 8 came before
   ConstBytes frame{base() + begin_, split.size};
   auto view = decode_frame(frame, limits_);

@@ -12,8 +12,9 @@
 //       handle(**frame);                                      // valid until the next call on the reader
 //     }
 //
-// The buffer grows to hold the largest frame seen (at most limits.max_frame_size) and is reused. A frame is valid
-// only until the next call on the reader: copy what must outlive it (a task's arguments handed to a worker).
+// The buffer grows as bytes arrive, to hold the largest frame seen (at most limits.max_frame_size), and is reused;
+// an announced length alone reserves nothing. A frame is valid only until the next call on the reader: copy what
+// must outlive it (a task's arguments handed to a worker).
 #pragma once
 
 #include <cstddef>
@@ -42,6 +43,8 @@ class FrameReader {
 
   // Bytes received and not yet returned in a frame.
   std::size_t buffered() const noexcept { return end_ - begin_; }
+  // Bytes of buffer held (for a server's memory accounting).
+  std::size_t capacity() const noexcept { return capacity_; }
 
  private:
   // Moves the held bytes to the start of storage (8-byte aligned).

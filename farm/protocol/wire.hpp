@@ -37,7 +37,8 @@ inline constexpr FailureKind from_wire(wire::FailureKind kind) noexcept {
 static_assert(static_cast<int>(wire::FailureKind::unknown_task) == static_cast<int>(FailureKind::unknown_task));
 static_assert(static_cast<int>(wire::FailureKind::bad_arguments) == static_cast<int>(FailureKind::bad_arguments));
 static_assert(static_cast<int>(wire::FailureKind::task_error) == static_cast<int>(FailureKind::task_error));
-static_assert(static_cast<int>(wire::FailureKind::deadline_exceeded) == static_cast<int>(FailureKind::deadline_exceeded));
+static_assert(static_cast<int>(wire::FailureKind::deadline_exceeded) ==
+              static_cast<int>(FailureKind::deadline_exceeded));
 static_assert(static_cast<int>(wire::FailureKind::cancelled) == static_cast<int>(FailureKind::cancelled));
 static_assert(static_cast<int>(wire::FailureKind::overloaded) == static_cast<int>(FailureKind::overloaded));
 static_assert(static_cast<int>(wire::FailureKind::server_error) == static_cast<int>(FailureKind::server_error));

@@ -27,7 +27,8 @@ std::expected<Number, TaskFailure> add(Args args) {
     switch (v.kind()) {
       case ValueKind::integer: {
         auto n = v.as<std::int64_t>();  // an unsigned above INT64_MAX does not fit
-        if (!n) return std::unexpected(TaskFailure{FailureKind::bad_arguments, n.error().describe_argument(i + 1, "add")});
+        if (!n)
+          return std::unexpected(TaskFailure{FailureKind::bad_arguments, n.error().describe_argument(i + 1, "add")});
         int_sum += *n;
         float_sum += static_cast<double>(*n);
         break;
@@ -53,8 +54,8 @@ Args echo(Args args) { return args; }
 std::expected<Null, TaskFailure> sleep_ms(TaskContext& context, std::int64_t ms) {
   constexpr std::int64_t kMaxMs = 24 * 60 * 60 * 1000;
   if (ms < 0 || ms > kMaxMs)
-    return std::unexpected(TaskFailure{FailureKind::bad_arguments,
-                                       fmt::format("argument 1 of 'sleep_ms': {} is not between 0 and {}", ms, kMaxMs)});
+    return std::unexpected(TaskFailure{
+        FailureKind::bad_arguments, fmt::format("argument 1 of 'sleep_ms': {} is not between 0 and {}", ms, kMaxMs)});
   // Sleep in slices so that a cancel or a deadline ends the task within ~10 ms.
   constexpr auto kSlice = std::chrono::milliseconds(10);
   auto start = std::chrono::steady_clock::now();

@@ -48,7 +48,8 @@ FarmResult<LoadedModule> LoadedModule::open(const std::string& path) {
   void* handle = ::dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle) {
     const char* why = ::dlerror();
-    return fail_with(FarmErrc::module_open_failed, fmt::format("cannot load {}: {}", path, why ? why : "dlopen failed"));
+    return fail_with(FarmErrc::module_open_failed,
+                     fmt::format("cannot load {}: {}", path, why ? why : "dlopen failed"));
   }
   ::dlerror();  // clear: dlsym reports through it
   void* symbol = ::dlsym(handle, kModuleEntrySymbol);

@@ -63,8 +63,8 @@ template <class P>
 inline constexpr bool kIsArgs = std::is_same_v<std::remove_cvref_t<P>, Args>;
 
 template <class P>
-inline constexpr bool kIsParameter =
-    ReadableValue<std::remove_cvref_t<P>> && (!std::is_lvalue_reference_v<P> || std::is_const_v<std::remove_reference_t<P>>);
+inline constexpr bool kIsParameter = ReadableValue<std::remove_cvref_t<P>> &&
+                                     (!std::is_lvalue_reference_v<P> || std::is_const_v<std::remove_reference_t<P>>);
 
 // The parameters after an optional leading TaskContext&.
 template <class List>
@@ -106,7 +106,8 @@ TaskOutcome write_result(flexbuffers::Builder& out, T&& result) {
       write_value(out, *result);
     }
   } else {
-    static_assert(WritableValue<R>, "a task's result type needs ValueTraits<T>::write (see farm/values/value_traits.hpp)");
+    static_assert(WritableValue<R>,
+                  "a task's result type needs ValueTraits<T>::write (see farm/values/value_traits.hpp)");
     write_value(out, result);
   }
   return TaskOutcome::success();
@@ -120,9 +121,11 @@ template <class Call, class... P, std::size_t... I>
 TaskOutcome decode_and_call(Call&& call, TaskContext& context, const Args& args, flexbuffers::Builder& out,
                             TypeList<P...>, std::index_sequence<I...>) {
   if (args.size() != sizeof...(P))
-    return TaskOutcome::failure(FailureKind::bad_arguments, arity_message(context.task_name(), sizeof...(P), args.size()));
+    return TaskOutcome::failure(FailureKind::bad_arguments,
+                                arity_message(context.task_name(), sizeof...(P), args.size()));
   // Braced initialisation decodes left to right; the first failure is the one reported.
-  [[maybe_unused]] std::tuple<ReadResult<std::remove_cvref_t<P>>...> decoded{ValueTraits<std::remove_cvref_t<P>>::read(args.view()[I])...};
+  [[maybe_unused]] std::tuple<ReadResult<std::remove_cvref_t<P>>...> decoded{
+      ValueTraits<std::remove_cvref_t<P>>::read(args.view()[I])...};
   std::optional<TaskOutcome> failure;
   [[maybe_unused]] auto keep_first_failure = [&](std::size_t index, auto& argument) {
     if (!failure && !argument)
@@ -179,8 +182,9 @@ TaskOutcome invoke_callable(const void* target, TaskContext& context, const Args
   const F& fn = *static_cast<const F*>(target);
   try {
     if constexpr (Drop::kTakesContext) {
-      return detail::call_with_args([&](auto&&... a) -> decltype(auto) { return fn(context, std::forward<decltype(a)>(a)...); },
-                                    context, args, out, typename Drop::Type{});
+      return detail::call_with_args(
+          [&](auto&&... a) -> decltype(auto) { return fn(context, std::forward<decltype(a)>(a)...); }, context, args,
+          out, typename Drop::Type{});
     } else {
       return detail::call_with_args([&](auto&&... a) -> decltype(auto) { return fn(std::forward<decltype(a)>(a)...); },
                                     context, args, out, typename Drop::Type{});
@@ -191,7 +195,8 @@ TaskOutcome invoke_callable(const void* target, TaskContext& context, const Args
   } catch (const std::exception& e) {
     return TaskOutcome::failure(FailureKind::task_error, e.what());
   } catch (...) {
-    return TaskOutcome::failure(FailureKind::task_error, fmt::format("'{}' threw a non-standard exception", context.task_name()));
+    return TaskOutcome::failure(FailureKind::task_error,
+                                fmt::format("'{}' threw a non-standard exception", context.task_name()));
   }
 }
 

@@ -33,29 +33,29 @@ FarmResult<void> TaskRegistry::insert(std::string_view name, const TaskEntry& en
 
 FarmResult<void> TaskRegistry::add_entries(std::span<const TaskEntry* const> entries, std::string_view origin) {
   std::vector<std::string> problems;
+  bool only_collisions = true;  // name_collision if every problem is a name taken before, else module_invalid
   std::set<std::string_view> seen;
   for (const TaskEntry* entry : entries) {
     if (!entry || !entry->name || !entry->invoke) {
       problems.push_back("a malformed entry");
+      only_collisions = false;
       continue;
     }
     std::string_view name = entry->name;
     if (auto valid = check_task_name(name); !valid) {
       problems.push_back(valid.error().message);
+      only_collisions = false;
     } else if (!seen.insert(name).second) {
       problems.push_back(fmt::format("'{}' is defined twice", name));
+      only_collisions = false;
     } else if (const TaskDescriptor* existing = find(name)) {
       problems.push_back(fmt::format("'{}' is already registered{}", name,
                                      existing->origin.empty() ? "" : fmt::format(" ({})", existing->origin)));
     }
   }
-  if (!problems.empty()) {
-    bool only_collisions = std::all_of(problems.begin(), problems.end(), [](const std::string& p) {
-      return p.find("already registered") != std::string::npos;
-    });
+  if (!problems.empty())
     return fail_with(only_collisions ? FarmErrc::name_collision : FarmErrc::module_invalid,
                      fmt::format("{}: {}", origin.empty() ? "tasks" : origin, fmt::join(problems, "; ")));
-  }
   for (const TaskEntry* entry : entries) {
     if (auto added = insert(entry->name, *entry, origin); !added) return added;  // checked above: cannot fail
   }

@@ -77,7 +77,8 @@ class TaskRegistry {
   const TaskDescriptor* find(std::string_view name) const noexcept;
 
   // find + invoke_task; an unknown name is a failure of kind unknown_task.
-  TaskOutcome invoke(std::string_view name, TaskContext& context, ConstBytes args, flexbuffers::Builder& out) const noexcept;
+  TaskOutcome invoke(std::string_view name, TaskContext& context, ConstBytes args,
+                     flexbuffers::Builder& out) const noexcept;
 
   std::vector<std::string> names() const;  // sorted
   std::size_t size() const noexcept { return tasks_.size(); }

@@ -173,7 +173,8 @@ class Walker {
 
   // The size n of the vector at data, after checking its n elements of `width` bytes (plus `extra_per_element`
   // bytes each, the type bytes of an untyped vector) lie inside the buffer, and paying for visiting them.
-  bool elements(const std::uint8_t* data, std::size_t width, std::uint64_t extra_per_element, std::uint64_t& n) noexcept {
+  bool elements(const std::uint8_t* data, std::size_t width, std::uint64_t extra_per_element,
+                std::uint64_t& n) noexcept {
     if (!read_size(data, width, n)) return false;
     std::uint64_t available = static_cast<std::uint64_t>(end_ - data);
     if (n > available / (width + extra_per_element)) {

@@ -101,7 +101,8 @@ void append_base64(std::string& out, ConstBytes bytes) {
   std::size_t i = 0;
   for (; i + 3 <= bytes.size(); i += 3) {
     std::uint32_t v = (std::to_integer<std::uint32_t>(bytes[i]) << 16) |
-                      (std::to_integer<std::uint32_t>(bytes[i + 1]) << 8) | std::to_integer<std::uint32_t>(bytes[i + 2]);
+                      (std::to_integer<std::uint32_t>(bytes[i + 1]) << 8) |
+                      std::to_integer<std::uint32_t>(bytes[i + 2]);
     out += kAlphabet[(v >> 18) & 63];
     out += kAlphabet[(v >> 12) & 63];
     out += kAlphabet[(v >> 6) & 63];

@@ -29,7 +29,9 @@ class Aligned {
   std::size_t size_;
 };
 
-Result<FrameView> decode_aligned(const Aligned& a, const FrameLimits& limits = {}) { return decode_frame(a.bytes(), limits); }
+Result<FrameView> decode_aligned(const Aligned& a, const FrameLimits& limits = {}) {
+  return decode_frame(a.bytes(), limits);
+}
 
 std::vector<std::uint8_t> args_of_values(std::initializer_list<std::int64_t> values) {
   return encode_value(std::vector<std::int64_t>(values));
@@ -38,7 +40,8 @@ std::vector<std::uint8_t> args_of_values(std::initializer_list<std::int64_t> val
 TEST(FrameCodecTest, HelloRoundTrips) {
   FrameEncoder encoder;
   std::vector<std::byte> out;
-  ASSERT_FALSE(encoder.hello(out, {.protocol_version = 1, .features = 0b1011, .client_name = "kernel", .auth_token = "s3cret"}));
+  ASSERT_FALSE(
+      encoder.hello(out, {.protocol_version = 1, .features = 0b1011, .client_name = "kernel", .auth_token = "s3cret"}));
   Aligned frame(out);
   auto view = decode_aligned(frame);
   ASSERT_TRUE(view) << view.error().message();
@@ -76,8 +79,11 @@ TEST(FrameCodecTest, SubmitRoundTripsWithItsArguments) {
   FrameEncoder encoder;
   std::vector<std::byte> out;
   auto args = args_of_values({1, -2, 1ll << 40});
-  ASSERT_FALSE(encoder.submit(out, {.task_id = 0xFFFFFFFFFFFFFFFFull, .task = "add", .args = as_const_bytes(args),
-                                    .deadline_ms = 250, .flags = static_cast<std::uint32_t>(wire::SubmitFlags::broadcast)}));
+  ASSERT_FALSE(encoder.submit(out, {.task_id = 0xFFFFFFFFFFFFFFFFull,
+                                    .task = "add",
+                                    .args = as_const_bytes(args),
+                                    .deadline_ms = 250,
+                                    .flags = static_cast<std::uint32_t>(wire::SubmitFlags::broadcast)}));
   Aligned frame(out);
   auto view = decode_aligned(frame);
   ASSERT_TRUE(view) << view.error().message();
@@ -109,7 +115,8 @@ TEST(FrameCodecTest, ResultAndFailureRoundTrip) {
   std::vector<std::byte> out;
   auto value = encode_value(std::map<std::string, double>{{"pi", 3.14}});
   ASSERT_FALSE(encoder.result(out, 9, as_const_bytes(value)));
-  ASSERT_FALSE(encoder.failure(out, {.task_id = 10, .kind = FailureKind::bad_arguments, .message = "argument 1 ...", .task = "f"}));
+  ASSERT_FALSE(encoder.failure(
+      out, {.task_id = 10, .kind = FailureKind::bad_arguments, .message = "argument 1 ...", .task = "f"}));
   Aligned frames(out);
   FrameSplit first = split_frame(frames.bytes());
   ASSERT_EQ(first.status, SplitStatus::frame);
@@ -118,8 +125,9 @@ TEST(FrameCodecTest, ResultAndFailureRoundTrip) {
   const wire::Result* r = result->as<wire::Result>();
   ASSERT_NE(r, nullptr);
   EXPECT_EQ(r->task_id(), 9u);
-  EXPECT_EQ(to_json(flexbuffers::GetRoot(reinterpret_cast<const std::uint8_t*>(value_of(*r).data()), value_of(*r).size())),
-            "{\"pi\": 3.14}");
+  EXPECT_EQ(
+      to_json(flexbuffers::GetRoot(reinterpret_cast<const std::uint8_t*>(value_of(*r).data()), value_of(*r).size())),
+      "{\"pi\": 3.14}");
   auto failure = decode_frame(frames.bytes().subspan(first.size));
   ASSERT_TRUE(failure);
   const wire::Failure* f = failure->as<wire::Failure>();
@@ -203,7 +211,8 @@ TEST(FrameCodecTest, ManyFramesInOneBuffer) {
   auto args = args_of_values({3, 4});
   constexpr int kFrames = 1000;
   for (int i = 0; i < kFrames; ++i)
-    ASSERT_FALSE(encoder.submit(out, {.task_id = static_cast<std::uint64_t>(i), .task = "add", .args = as_const_bytes(args)}));
+    ASSERT_FALSE(
+        encoder.submit(out, {.task_id = static_cast<std::uint64_t>(i), .task = "add", .args = as_const_bytes(args)}));
   Aligned all(out);
   ConstBytes rest = all.bytes();
   int seen = 0;
@@ -385,7 +394,8 @@ TEST(FrameCodecTest, EncodingRefusesAFrameOverTheMaximum) {
 TEST(FrameCodecTest, AFailureMessageIsCutNotLost) {
   FrameEncoder encoder(1024);
   std::vector<std::byte> out;
-  ASSERT_FALSE(encoder.failure(out, {.task_id = 3, .kind = FailureKind::task_error, .message = std::string(5000, 'e')}));
+  ASSERT_FALSE(
+      encoder.failure(out, {.task_id = 3, .kind = FailureKind::task_error, .message = std::string(5000, 'e')}));
   Aligned frame(out);
   auto view = decode_aligned(frame, {.max_frame_size = 1024});
   ASSERT_TRUE(view);

@@ -142,6 +142,18 @@ TEST(FrameReaderTest, AnOversizedPrefixIsRefusedAtOnce) {
   EXPECT_EQ(error, FarmErrc::frame_too_large) << "without buffering a gigabyte first";
 }
 
+TEST(FrameReaderTest, AnAnnouncedLengthAloneReservesNothing) {
+  FrameReader reader({}, 4096);
+  std::uint32_t length = 32u << 20;  // within the 64 MiB maximum, but nothing follows
+  std::byte prefix[4];
+  std::memcpy(prefix, &length, 4);
+  reader.append(prefix);
+  std::error_code error;
+  EXPECT_TRUE(drain(reader, &error).empty());
+  EXPECT_FALSE(error);
+  EXPECT_LE(reader.capacity(), 4096u) << "memory follows the bytes that arrived, not the peer's claim";
+}
+
 TEST(FrameReaderTest, GarbageNeverCrashesTheReader) {
   std::mt19937 random(99);
   FrameLimits limits;

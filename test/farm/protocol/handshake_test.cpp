@@ -32,8 +32,10 @@ class EncodedHello {
 };
 
 TEST(HandshakeTest, AcceptsTheSameVersionAndGrantsTheCommonFeatures) {
-  EncodedHello hello({.features = feature_bit(wire::Feature::modules) | feature_bit(wire::Feature::cancel) | (1ull << 40)});
-  HandshakeDecision d = answer_hello(*hello, {.features = feature_bit(wire::Feature::cancel) | feature_bit(wire::Feature::deadlines)});
+  EncodedHello hello(
+      {.features = feature_bit(wire::Feature::modules) | feature_bit(wire::Feature::cancel) | (1ull << 40)});
+  HandshakeDecision d =
+      answer_hello(*hello, {.features = feature_bit(wire::Feature::cancel) | feature_bit(wire::Feature::deadlines)});
   EXPECT_TRUE(d.accepted);
   EXPECT_EQ(d.features, feature_bit(wire::Feature::cancel)) << "unknown and unsupported bits are not granted";
 }

@@ -94,7 +94,8 @@ TEST_F(ExampleTasksTest, CountPrimesRefusesBadRanges) {
 }
 
 TEST_F(ExampleTasksTest, WordCount) {
-  auto counts = call<std::map<std::string, std::int64_t>>("word_count", std::string("The cat and the hat. THE END! don't"));
+  auto counts =
+      call<std::map<std::string, std::int64_t>>("word_count", std::string("The cat and the hat. THE END! don't"));
   EXPECT_EQ(counts, (std::map<std::string, std::int64_t>{
                         {"and", 1}, {"cat", 1}, {"don't", 1}, {"end", 1}, {"hat", 1}, {"the", 3}}));
   EXPECT_TRUE((call<std::map<std::string, std::int64_t>>("word_count", std::string(" ,. "))).empty());

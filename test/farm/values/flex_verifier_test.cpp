@@ -141,7 +141,8 @@ TEST(FlexVerifierTest, RefusesSharedReferencesThatExpand) {
   auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(verify(bomb), FarmErrc::value_too_expansive);
   auto took = std::chrono::steady_clock::now() - start;
-  EXPECT_LT(took, std::chrono::milliseconds(500)) << "linear in the buffer, not in what it expands to (flatbuffers: 10 s)";
+  EXPECT_LT(took, std::chrono::milliseconds(500))
+      << "linear in the buffer, not in what it expands to (flatbuffers: 10 s)";
 }
 
 TEST(FlexVerifierTest, AcceptsSharedKeysEvenLongOnes) {

@@ -76,7 +76,8 @@ TEST(ValueErrorsTest, ContainersOfTheWrongKind) {
 TEST(ValueErrorsTest, TuplesAndPairsNeedTheirExactSize) {
   EXPECT_EQ((read_error_text<std::pair<int, int>>(std::vector<int>{1, 2, 3})), "expected vector of 2 elements, got 3");
   EXPECT_EQ((read_error_text<std::tuple<int>>(std::vector<int>{})), "expected vector of 1 elements, got 0");
-  EXPECT_EQ((read_error_text<std::pair<int, std::string>>(std::pair<int, int>{1, 2})), "[1]: expected string, got integer");
+  EXPECT_EQ((read_error_text<std::pair<int, std::string>>(std::pair<int, int>{1, 2})),
+            "[1]: expected string, got integer");
 }
 
 TEST(ValueErrorsTest, NestedErrorsNameThePath) {
