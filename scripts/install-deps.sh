@@ -8,11 +8,13 @@ packages=(
   liburing-dev libssl-dev openssl libfmt-dev  # library dependencies
   libc-ares-dev netbase                       # name resolution: c-ares, /etc/services for service names
   libflatbuffers-dev flatbuffers-compiler     # farm protocol schema
+  python3-flatbuffers                         # the farm's Python client test (flatc --python output needs it)
   libcli11-dev                                # command lines of the tools
   libgtest-dev libgmock-dev                   # tests
   python3 socat netcat-openbsd iproute2       # real peers the tests talk to
   dnsmasq-base                                # real DNS server for the resolver tests (no system service)
   libuv1-dev                                  # bench peer baseline
+  libbenchmark-dev                            # bench/micro (Google Benchmark)
 )
 
 missing=()
