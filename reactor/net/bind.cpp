@@ -27,4 +27,10 @@ std::error_code bind_socket(Socket& sock, const Address& address, const BindOpti
   return {};
 }
 
+std::error_code listen_socket(Socket& sock, const Address& address, const ListenOptions& options) {
+  if (auto ec = bind_socket(sock, address, options.bind)) return ec;
+  if (::listen(sock.native_handle(), options.backlog) != 0) return last_errno();
+  return {};
+}
+
 }  // namespace rfarm

@@ -2,7 +2,7 @@
 // one record, each receive returns one record (or its first part, with truncated set, the rest discarded).
 //
 //     auto listener = rfarm::SeqPacketListener::listen(reactor, rfarm::Address::unix_path(path).value(),
-//                                                     {.unix_mode = 0600}).value();
+//                                                     {.bind = {.unix_mode = 0600}}).value();
 //     auto conn = co_await listener.accept();             // Result<SeqPacketSocket>
 //     auto rec = co_await conn->recv(buffer);             // Result<Datagram>: size, truncated; size 0: closed
 //     co_await conn->send(rfarm::as_bytes("one record"));
@@ -106,7 +106,7 @@ class SeqPacketListener : public Socket {
  public:
   SeqPacketListener() noexcept = default;
 
-  // Binds a Unix path (options.unix_mode, unlink_existing) or abstract name and listens.
+  // Binds a Unix path (options.bind: unix_mode, what to do with a file there) or abstract name and listens.
   static Result<SeqPacketListener> listen(Reactor& reactor, const Address& address, const ListenOptions& options = {});
 
   using AcceptAwaitable = detail::OperationAwaitable<detail::SeqPacketAcceptLogic>;

@@ -12,19 +12,10 @@
 // connections waiting in the backlog are served as soon as descriptors free up.
 #pragma once
 
+#include "reactor/net/bind.hpp"
 #include "reactor/net/stream_socket.hpp"
 
 namespace rfarm {
-
-struct ListenOptions {
-  int backlog = 4096;         // capped by net.core.somaxconn
-  bool reuse_address = true;  // SO_REUSEADDR: rebind while old connections sit in TIME_WAIT
-  bool reuse_port = false;    // SO_REUSEPORT: several listeners (one per core) share the port
-  bool v6_only = false;       // IPV6_V6ONLY on an IPv6 listener
-  bool nodelay = true;        // TCP_NODELAY on every accepted TCP connection
-  unsigned unix_mode = 0;     // chmod for a Unix path socket (e.g. 0600); 0 leaves the umask's choice
-  bool unlink_existing = true;  // remove a stale Unix socket file at the path before binding
-};
 
 namespace detail {
 

@@ -54,7 +54,7 @@ TEST_P(SeqPacketSocketTest, RecordsKeepTheirBoundariesAndTheFileGetsItsMode) {
   TempDir dir;
   ASSERT_TRUE(dir.ok());
   std::string path = dir.file("records.sock");
-  auto listener = SeqPacketListener::listen(reactor(), Address::unix_path(path).value(), {.unix_mode = 0600});
+  auto listener = SeqPacketListener::listen(reactor(), Address::unix_path(path).value(), {.bind = {.unix_mode = 0600}});
   ASSERT_TRUE(listener) << listener.error().message();
   struct stat st {};
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
