@@ -250,22 +250,24 @@ TEST_P(StreamListenerTest, StaleUnixSocketFileIsReplaced) {
   {
     auto first = StreamListener::listen(reactor(), where);
     ASSERT_TRUE(first);
-  }  // closed; its socket file stays behind
+    first->keep_socket_file();
+  }  // closed; its socket file stays behind, as a killed server's does
   auto second = StreamListener::listen(reactor(), where);
   ASSERT_TRUE(second) << second.error().message();
   accept_and_exchange(where, *second);
 }
 
-TEST_P(StreamListenerTest, StaleUnixSocketFileIsKeptWhenAskedTo) {
+TEST_P(StreamListenerTest, FailIfExistsRefusesEvenAStaleSocketFile) {
   TempDir dir;
   ASSERT_TRUE(dir.ok());
   Address where = Address::unix_path(dir.file("kept.sock")).value();
   {
     auto first = StreamListener::listen(reactor(), where);
     ASSERT_TRUE(first);
+    first->keep_socket_file();
   }
   ListenOptions options;
-  options.bind.unlink_existing = false;
+  options.bind.unix_path = UnixPathPolicy::fail_if_exists;
   auto second = StreamListener::listen(reactor(), where, options);
   ASSERT_FALSE(second);
   EXPECT_EQ(second.error(), std::errc::address_in_use);
