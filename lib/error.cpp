@@ -29,6 +29,8 @@ class RfarmCategory final : public std::error_category {
       case Errc::unix_path_in_use: return "a live socket holds this Unix socket path (is another server running?)";
       case Errc::unix_path_not_socket:
         return "the Unix socket path names an existing file that is not a socket (left untouched)";
+      case Errc::message_truncated:
+        return "message truncated (MSG_TRUNC): longer than the receive buffer, the rest was discarded";
     }
     return "unknown rfarm error";
   }
@@ -45,6 +47,7 @@ class RfarmCategory final : public std::error_category {
       case Errc::line_too_long: return std::errc::message_size;
       case Errc::unix_path_in_use: return std::errc::address_in_use;
       case Errc::unix_path_not_socket: return std::errc::file_exists;
+      case Errc::message_truncated: return std::errc::message_size;
       default: return {value, *this};
     }
   }

@@ -35,6 +35,7 @@ enum class Errc : int {
   invalid_scope,          // the "%scope" is empty, names no interface, or follows an IPv4 address
   unix_path_in_use,       // a live socket holds the Unix socket path (like std::errc::address_in_use)
   unix_path_not_socket,   // the Unix socket path names a file that is not a socket (like std::errc::file_exists)
+  message_truncated,      // a datagram / record longer than the buffer was cut (MSG_TRUNC; like message_size)
 };
 
 const std::error_category& rfarm_category() noexcept;

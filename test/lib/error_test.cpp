@@ -39,6 +39,7 @@ TEST(ErrorTest, RfarmCodesMapOntoPortableConditions) {
   EXPECT_EQ(make_error_code(Errc::line_too_long), std::errc::message_size);
   EXPECT_EQ(make_error_code(Errc::unix_path_in_use), std::errc::address_in_use);
   EXPECT_EQ(make_error_code(Errc::unix_path_not_socket), std::errc::file_exists);
+  EXPECT_EQ(make_error_code(Errc::message_truncated), std::errc::message_size);
 }
 
 TEST(ErrorTest, RfarmTimedOutAndTheKernelsTimedOutAreTheSameCondition) {
