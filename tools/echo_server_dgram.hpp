@@ -1,6 +1,7 @@
 // echo-server's message transports: "udp:HOST:PORT" (a batched echo: up to 64 datagrams taken with one
-// recvmmsg go back to their senders with one sendmmsg) and "unixpacket:PATH" (SOCK_SEQPACKET: each record is
-// echoed as one record).
+// recvmmsg go back to their senders with one sendmmsg; any UDP payload, up to 65527 bytes, fits) and
+// "unixpacket:PATH" (SOCK_SEQPACKET: each record is echoed whole as one record, whatever its size up to
+// 16 MiB; a larger one, or one that cannot be echoed, closes its connection with a logged reason).
 #pragma once
 
 #include <system_error>
