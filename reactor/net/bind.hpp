@@ -7,10 +7,11 @@
 //
 // A Unix socket path is a file in someone's directory, and binding treats it with care:
 //  * Nothing there: bind creates the socket file.
-//  * A socket file: probed with a connect. Nobody bound to it (ECONNREFUSED): stale, left by a server that
-//    died; it is removed and the path bound afresh. Somebody is (the connect succeeds, or fails only because
-//    of the probe's type or permissions): a live server holds the path, and the bind fails with
-//    Errc::unix_path_in_use (matches std::errc::address_in_use), leaving the file alone.
+//  * A socket file: probed with a datagram connect. Nobody bound to it (ECONNREFUSED): stale, left by a server
+//    that died; it is removed and the path bound afresh. Somebody is (the probe connects, or is turned away as
+//    the wrong type, by a datagram socket connected elsewhere, or by a full backlog): a live server holds the
+//    path, and the bind fails with Errc::unix_path_in_use (matches std::errc::address_in_use), leaving the
+//    file alone. A probe that cannot tell (EACCES: no write permission on the file) fails with its errno.
 //  * Anything else (a regular file, a directory, a symlink, even to a socket, a fifo, a device): the bind fails
 //    with Errc::unix_path_not_socket (matches std::errc::file_exists); nothing is touched.
 //  * UnixPathPolicy::fail_if_exists skips the probe: any file at the path fails the bind (bind(2)'s

@@ -45,7 +45,8 @@ class DatagramSocket : public Socket {
   // An unbound socket of the family (AF_INET, AF_INET6, AF_UNIX); the kernel picks a port (UDP) on first send,
   // a Unix one stays unnamed (peers cannot answer it) unless bound.
   static Result<DatagramSocket> open(Reactor& reactor, int family);
-  // A socket bound to address; port 0 lets the kernel choose (local_address() tells which).
+  // A socket bound to address; port 0 lets the kernel choose (local_address() tells which). A Unix path is
+  // bound as bind.hpp describes (stale socket replaced, anything else refused, the file removed on close).
   static Result<DatagramSocket> bind(Reactor& reactor, const Address& address, const BindOptions& options = {});
   // A socket connected to peer: send()/recv() need no address, and datagrams from anyone else are dropped.
   static Result<DatagramSocket> connect(Reactor& reactor, const Address& peer);

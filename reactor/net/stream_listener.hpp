@@ -7,6 +7,9 @@
 //       reactor.spawn(serve(std::move(*conn)));
 //     }
 //
+// A Unix path is bound as bind.hpp describes: a stale socket file is replaced, a live one or any other file
+// refused (Errc::unix_path_in_use / unix_path_not_socket), and the listener removes its file when it closes.
+//
 // Running out of descriptors (EMFILE / ENFILE) or kernel memory does not fail the accept and does not spin
 // the loop: the listener backs off (10 ms doubling to 1 s), logs once per episode, and retries, so the
 // connections waiting in the backlog are served as soon as descriptors free up.
