@@ -77,8 +77,8 @@ std::error_code bind_socket(Socket& sock, const Address& address, const BindOpti
     if (address.family() == AddressFamily::ipv6)
       if (auto ec = sock.set(option::V6Only(options.v6_only))) return ec;
   }
-  const bool unix_path = address.family() == AddressFamily::unix_domain && !address.is_abstract() &&
-                         !address.unix_name().empty();
+  const bool unix_path =
+      address.family() == AddressFamily::unix_domain && !address.is_abstract() && !address.unix_name().empty();
   std::string path;
   if (unix_path) {
     path = std::string(address.unix_name());

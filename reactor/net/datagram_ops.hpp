@@ -38,6 +38,7 @@ struct Datagram {
                            // when truncated (recv(2), udp(7), unix(7)); without, it equals size
   Address sender;          // unspecified when the kernel names no sender: a Unix sender that never bound
                            // (unix(7) "unnamed"), or the peer of a connected record socket
+
   bool truncated = false;          // longer than the buffer: the rest is gone (MSG_TRUNC in msg_flags)
   bool control_truncated = false;  // its ancillary data was cut (MSG_CTRUNC): passed descriptors are lost
 

@@ -138,7 +138,8 @@ TEST_P(TruncationTest, PeekWithMsgTruncGivesARecordsRealLengthAndKeepsIt) {
   std::string record(100'000, 'p');
   ASSERT_TRUE(a.set(option::SendBufferSize(1 << 20)) == std::error_code{});
   ASSERT_TRUE(send_now(a, record));
-  auto peeked = run([&]() -> Task<Result<Datagram>> { co_return co_await b.recv(MutableBytes{}, MSG_PEEK | MSG_TRUNC); }());
+  auto peeked =
+      run([&]() -> Task<Result<Datagram>> { co_return co_await b.recv(MutableBytes{}, MSG_PEEK | MSG_TRUNC); }());
   ASSERT_TRUE(peeked) << peeked.error().message();
   EXPECT_EQ(peeked->length, record.size());
   EXPECT_TRUE(peeked->truncated);
