@@ -100,7 +100,7 @@ Task<void> packet_accept_loop(Reactor& reactor, SeqPacketListener listener) {
 }
 
 void print_endpoint(Transport transport, const Result<Address>& bound, const Address& asked) {
-  std::printf("%s\n", format_endpoint(transport, bound ? *bound : asked).c_str());
+  std::printf("%s\n", EndpointSpec{transport, bound ? *bound : asked}.to_string().c_str());
   std::fflush(stdout);
 }
 
@@ -110,7 +110,7 @@ bool is_message_transport(Transport transport) noexcept {
   return transport == Transport::udp || transport == Transport::unix_packet;
 }
 
-std::error_code start_message_echo(Reactor& reactor, const Endpoint& endpoint) {
+std::error_code start_message_echo(Reactor& reactor, const EndpointSpec& endpoint) {
   if (endpoint.transport == Transport::udp) {
     auto sock = DatagramSocket::bind(reactor, endpoint.address);
     if (!sock) return sock.error();

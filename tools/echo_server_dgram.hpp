@@ -4,21 +4,12 @@
 // 16 MiB; a larger one, or one that cannot be echoed, closes its connection with a logged reason).
 #pragma once
 
-#include <string>
 #include <system_error>
 
 #include "reactor/loop/reactor.hpp"
 #include "reactor/net/endpoint.hpp"
 
 namespace rfarm::tools {
-
-// The names echo_server_dgram.cpp knew when endpoints were private to tools/; they are rfarm::EndpointSpec
-// now (reactor/net/endpoint.hpp). Kept while that file is being changed on another branch: drop them once
-// it says EndpointSpec and spec.to_string() itself.
-using Endpoint = EndpointSpec;
-inline std::string format_endpoint(Transport transport, const Address& address) {
-  return EndpointSpec{transport, address}.to_string();
-}
 
 bool is_message_transport(Transport transport) noexcept;
 
