@@ -73,6 +73,10 @@ class Backend {
   // Interrupts wait() from any thread.
   virtual void wake() noexcept = 0;
 
+  // Hands the kernel what the last turn queued without waiting for anything (io_uring: submits the SQ), so
+  // that closes, cancels and wake-ups take effect although no wait() follows (the loop has stopped).
+  virtual void flush() noexcept {}
+
   // Wakes target, another reactor's backend, from this backend's own thread, more cheaply than
   // target.wake() where it can: the io_uring backend sends an IORING_OP_MSG_RING (Linux 5.18) to a peer
   // io_uring backend, which leaves with this turn's other SQEs, so the waker makes no syscall of its own

@@ -307,6 +307,9 @@ void Reactor::drop_pending_callbacks() noexcept {
 void Reactor::run() {
   while (run_once()) {
   }
+  // The last turn's closes and cancels (io_uring SQEs) reach the kernel now, not at the next run: a peer
+  // must see its connection closed although this loop stopped.
+  backend_->flush();
   stop_requested_.store(false, std::memory_order_relaxed);
 }
 

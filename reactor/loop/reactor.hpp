@@ -166,7 +166,8 @@ class Reactor {
   // (sockets, Timer, ReadinessWatch, Resolver) must be destroyed before it, as in libuv and Asio.
   ~Reactor();
 
-  // Runs until stop(), then clears the stop request. A stop() made before run() ends it after one turn.
+  // Runs until stop(), hands the backend's queued requests to the kernel (closes made in the last turn take
+  // effect), then clears the stop request. A stop() made before run() ends it after one turn.
   void run();
   // One loop turn: waits at most max_wait for I/O (negative: until something happens), then runs the
   // completions, expired timers, posted work and end-of-turn hooks. Returns false once stop() was called

@@ -73,6 +73,14 @@ void UringBackend::wake() noexcept {
   [[maybe_unused]] ssize_t r = ::write(wake_fd_, &one, sizeof one);
 }
 
+void UringBackend::flush() noexcept {
+  enable_if_needed();
+  // GETEVENTS too: with DEFER_TASKRUN the completion of a cancelled request (which still holds the socket's
+  // file) is task work that runs only when the ring is entered for events. The CQEs wait for the next turn.
+  io_uring_submit_and_get_events(&ring_);
+  ++epoch_;
+}
+
 bool UringBackend::wake_peer(Backend& target) noexcept {
   if (target.kind() != BackendKind::uring || &target == this || peer_wake_unsupported_) return false;
   auto& peer = static_cast<UringBackend&>(target);

@@ -110,6 +110,7 @@ class [[gnu::visibility("hidden")]] UringBackend final : public Backend {
   void remove_watch(Watcher& w) noexcept override;
   std::size_t wait(std::chrono::nanoseconds timeout) noexcept override;
   void wake() noexcept override;
+  void flush() noexcept override;
   bool wake_peer(Backend& target) noexcept override;
 
   // Arms the wake eventfd's read; make_uring_backend calls it once.
