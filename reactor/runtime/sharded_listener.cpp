@@ -242,16 +242,20 @@ Task<Result<ShardedListener>> ShardedListener::listen(Runtime& runtime, Address 
 
   if (options.distribution == ConnectionDistribution::round_robin) {
     if (options.acceptor_core >= cores) co_return fail(std::make_error_code(std::errc::invalid_argument));
-    auto where = co_await runtime.submit_to(options.acceptor_core,
-                                            [state, address] { return detail::open_round_robin(state, address); });
+    auto open = runtime.submit_to(options.acceptor_core, [state, address] { return detail::open_round_robin(state, address); });
+    auto where = co_await open;
     if (!where) co_return fail(where.error());
     co_return result;
   }
 
+  // The awaitables are named locals, not temporaries of the co_await expression: GCC 12 destroys an
+  // init-capture initialised from a function's result twice when its closure is such a temporary (a
+  // double free of the BPF program's vector, reproduced in isolation).
   // Core by core, in order: the kernel numbers a reuseport group's sockets in the order they listen.
   Address bind_to = address;
   for (unsigned core = 0; core < cores; ++core) {
-    auto where = co_await runtime.submit_to(core, [state, bind_to] { return detail::open_on_this_core(state, bind_to); });
+    auto open = runtime.submit_to(core, [state, bind_to] { return detail::open_on_this_core(state, bind_to); });
+    auto where = co_await open;
     if (!where) {
       result.close();
       co_return fail(where.error());
@@ -262,11 +266,12 @@ Task<Result<ShardedListener>> ShardedListener::listen(Runtime& runtime, Address 
   if (options.distribution == ConnectionDistribution::reuseport_cpu) {
     std::vector<std::optional<int>> cpus(cores);
     for (unsigned core = 0; core < cores; ++core) cpus[core] = runtime.cpu_of(core);
-    std::error_code ec = co_await runtime.submit_to(0, [state, program = cpu_steering_program(cpus)] {
+    auto attach = runtime.submit_to(0, [state, program = cpu_steering_program(cpus)] {
       StreamListener* first = state->cores[0].listener;
       return first != nullptr ? attach_reuseport_program(first->native_handle(), program)
                               : std::make_error_code(std::errc::bad_file_descriptor);
     });
+    std::error_code ec = co_await attach;
     if (ec) {
       result.close();
       co_return fail(ec);
