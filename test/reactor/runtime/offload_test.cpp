@@ -76,15 +76,20 @@ TEST_P(OffloadTest, TheCallbackFormRunsOnTheCallingCore) {
 
 // Completions that pile up while the core is busy are delivered in one go, with at most a wake-up or two.
 TEST_P(OffloadTest, ManyCompletionsCostFewWakeups) {
-  constexpr int kCalls = 1000;
+  static constexpr int kCalls = 1000;
   auto rt = start_runtime({.threads = 2, .workers = 2});
-  std::atomic<int> done{0};
+  std::atomic<int> done{0}, ran{0};
   std::this_thread::sleep_for(20ms);
   const std::uint64_t before = rt->stats(0).wakeups;
   call_on(*rt, 0, [&] {
-    for (int i = 0; i < kCalls; ++i) rt->offload([] { return 1; }, [&done](OffloadResult<int> r) { done += *r; });
-    // Keep the core busy in this turn while the workers finish everything.
-    std::this_thread::sleep_for(100ms);
+    for (int i = 0; i < kCalls; ++i)
+      rt->offload([&ran] { return ran.fetch_add(1) >= 0 ? 1 : 0; }, [&done](OffloadResult<int> r) { done += *r; });
+    // Idle workers are woken at the end of this turn, for the whole batch. Keep the core busy in the next
+    // turn until they have run everything: the completions pile up meanwhile.
+    rt->post(0, [&ran] {
+      const auto limit = std::chrono::steady_clock::now() + 10s;
+      while (ran.load() != kCalls && std::chrono::steady_clock::now() < limit) std::this_thread::sleep_for(1ms);
+    });
   });
   const auto deadline = std::chrono::steady_clock::now() + 10s;
   while (done.load() != kCalls && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
