@@ -1,5 +1,6 @@
 #include "reactor/runtime/mailbox.hpp"
 
+#include <cassert>
 #include <exception>
 
 namespace rfarm::detail {
@@ -38,6 +39,7 @@ Mailbox::Route& Mailbox::route_to(unsigned target) {
 }
 
 void Mailbox::send(unsigned target, CrossCoreMessage msg) {
+  assert(target < peers_.size());
   if (closed_) return;  // teardown: msg is destroyed here, on the sender's thread
   Outbound& out = outbound_[target];
   Route& route = route_to(target);

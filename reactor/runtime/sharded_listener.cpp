@@ -248,6 +248,9 @@ Task<Result<ShardedListener>> ShardedListener::listen(Runtime& runtime, Address 
     co_return result;
   }
 
+  // SO_REUSEPORT groups are an IP notion: a second Unix socket on the path would replace the first's file.
+  if (!address.is_ip()) co_return fail(std::make_error_code(std::errc::address_family_not_supported));
+
   // The awaitables are named locals, not temporaries of the co_await expression: GCC 12 destroys an
   // init-capture initialised from a function's result twice when its closure is such a temporary (a
   // double free of the BPF program's vector, reproduced in isolation).

@@ -14,7 +14,9 @@
 //   to the CPU the connection's packets are processed on. Meant for pinned cores behind a multi-queue NIC;
 //   on loopback it sends every connection of a client to the core on the client's CPU.
 // * round_robin: one listening socket on acceptor_core, which accepts in batches and hands each descriptor
-//   to the next core in turn through the cross-core queue (adopted there: StreamSocket::adopt).
+//   to the next core in turn through the cross-core queue (adopted there: StreamSocket::adopt). The only
+//   mode for a Unix-domain address (the reuseport ones fail with address_family_not_supported: a second
+//   socket bound to the path would replace the first one's file).
 //
 // The figures behind the default are in README.md ("Design notes") and bench/README.md.
 //

@@ -13,6 +13,7 @@
 #include "reactor/runtime/reuseport_cbpf.hpp"
 #include "test/reactor/runtime/runtime_fixture.hpp"
 #include "test/reactor/runtime/tcp_client.hpp"
+#include "test/support/temp_dir.hpp"
 
 namespace rfarm::test {
 namespace {
@@ -158,6 +159,30 @@ TEST_P(ShardedListenerTest, ListeningOnAPortInUseFails) {
   });
   ASSERT_FALSE(second);
   EXPECT_EQ(second.error(), std::errc::address_in_use);
+  stop_and_join(*rt);
+}
+
+TEST_P(ShardedListenerTest, AUnixPathIsServedRoundRobinAndRefusedForReuseport) {
+  TempDir dir;
+  ASSERT_TRUE(dir.ok());
+  auto path = Address::unix_path(dir.file("echo.sock"));
+  ASSERT_TRUE(path);
+  auto rt = start_runtime({.threads = 2});
+  EchoService service(2);
+  auto listen_at = [&](ConnectionDistribution d) {
+    return run_on<Result<ShardedListener>>(*rt, 0, [&]() -> Task<Result<ShardedListener>> {
+      co_return co_await ShardedListener::listen(*rt, *path, {.distribution = d}, service.handler());
+    });
+  };
+  auto refused = listen_at(ConnectionDistribution::reuseport);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), std::errc::address_family_not_supported);
+  auto listener = listen_at(ConnectionDistribution::round_robin);
+  ASSERT_TRUE(listener) << listener.error().message();
+  auto clients = connect_and_echo(*path, 4);
+  EXPECT_EQ(clients.size(), 4u);
+  EXPECT_EQ(listener->accepted_per_core(), (std::vector<std::uint64_t>{2, 2}));
+  clients.clear();
   stop_and_join(*rt);
 }
 
