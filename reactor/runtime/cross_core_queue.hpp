@@ -63,6 +63,19 @@ class CrossCoreQueue {
     return true;
   }
 
+  // Constructs the item in its slot from args (no temporary to move). False (args untouched) if full.
+  template <class... Args>
+  bool try_emplace(Args&&... args) noexcept(std::is_nothrow_constructible_v<T, Args&&...>) {
+    std::uint64_t tail = producer_.pushed;
+    if (tail - producer_.cached_head == capacity()) {
+      producer_.cached_head = consumer_.head.load(std::memory_order_acquire);
+      if (tail - producer_.cached_head == capacity()) return false;
+    }
+    ::new (static_cast<void*>(slot(tail).storage)) T(std::forward<Args>(args)...);
+    producer_.pushed = tail + 1;
+    return true;
+  }
+
   // Makes every pushed item visible to the consumer; returns how many were not visible before. The store is
   // sequentially consistent: a producer that then reads the consumer's "about to sleep" flag is ordered
   // after it (the mailbox's wake-up protocol relies on that; see mailbox.hpp).

@@ -12,6 +12,7 @@ Mailbox::Mailbox(unsigned core, std::span<Mailbox* const> peers, const MailboxOp
       inbound_(std::make_unique<std::atomic<Route*>[]>(peers.size())),
       outbound_(peers.size()) {
   for (std::size_t i = 0; i < peers.size(); ++i) inbound_[i].store(nullptr, std::memory_order_relaxed);
+  dirty_targets_.reserve(peers.size());
 }
 
 Mailbox::~Mailbox() {
@@ -38,8 +39,8 @@ Mailbox::Route& Mailbox::route_to(unsigned target) {
   return *out.route;
 }
 
-void Mailbox::send(unsigned target, CrossCoreMessage msg) {
-  assert(target < peers_.size());
+// The first message to a target, a full queue, an overflow in progress, or teardown.
+void Mailbox::send_slow(unsigned target, CrossCoreMessage msg) {
   if (closed_) return;  // teardown: msg is destroyed here, on the sender's thread
   Outbound& out = outbound_[target];
   Route& route = route_to(target);
@@ -55,11 +56,7 @@ void Mailbox::send(unsigned target, CrossCoreMessage msg) {
     out.overflow.push_back(std::move(msg));
     count(overflowed_);
   }
-  if (!out.dirty) {
-    out.dirty = true;
-    dirty_targets_.push_back(target);
-  }
-  reactor_->at_end_of_turn(publish_hook_);
+  pushed_to(target);
 }
 
 void Mailbox::publish_all(TurnHook& hook) noexcept {

@@ -26,6 +26,7 @@
 #pragma once
 
 #include <atomic>
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -77,10 +78,19 @@ class Mailbox final : public RemoteInbox {
   void attach(Reactor& reactor) noexcept;
   Reactor& reactor() const noexcept { return *reactor_; }
 
-  // Sends msg to target's core (this thread must be this mailbox's core). Runs there in a coming turn, after
+  // Sends fn to target's core (this thread must be this mailbox's core). Runs there in a coming turn, after
   // every message this core sent there before. Never blocks, never fails; after close() the message is
-  // destroyed here instead.
-  void send(unsigned target, CrossCoreMessage msg);
+  // destroyed here instead. The common case builds the message in its queue slot, with no temporary.
+  template <class F>
+  void send(unsigned target, F&& fn) {
+    assert(target < outbound_.size());
+    Outbound& out = outbound_[target];
+    if (out.route != nullptr && out.overflow.empty() && out.route->queue.try_emplace(std::forward<F>(fn))) {
+      pushed_to(target);
+      return;
+    }
+    send_slow(target, CrossCoreMessage(std::forward<F>(fn)));  // try_emplace left fn untouched
+  }
 
   // Any thread: queues a finished job for delivery on this core, waking it if it sleeps.
   void push_completion(RemoteCompletion& done) noexcept;
@@ -88,7 +98,10 @@ class Mailbox final : public RemoteInbox {
   // Teardown, on this core's thread, after every core's loop has ended: close() makes later sends destroy
   // their message on the spot; once every mailbox is closed, drop_pending() destroys what was never run
   // (inbound messages, overflow, remote completions through their drop()).
-  void close() noexcept { closed_ = true; }
+  void close() noexcept {
+    closed_ = true;
+    for (Outbound& out : outbound_) out.route = nullptr;  // every send now takes send_slow, which drops it
+  }
   void drop_pending() noexcept;
 
   // RemoteInbox, called by the reactor.
@@ -120,6 +133,15 @@ class Mailbox final : public RemoteInbox {
     bool dirty = false;  // pushed or overflowed since the last publish
   };
 
+  void send_slow(unsigned target, CrossCoreMessage msg);
+  void pushed_to(unsigned target) noexcept {
+    Outbound& out = outbound_[target];
+    if (!out.dirty) {
+      out.dirty = true;
+      dirty_targets_.push_back(target);  // reserved for every target: never allocates
+    }
+    reactor_->at_end_of_turn(publish_hook_);
+  }
   static void publish_all(TurnHook& hook) noexcept;
   Route& route_to(unsigned target);
   void publish_to(unsigned target) noexcept;

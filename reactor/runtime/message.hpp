@@ -21,15 +21,7 @@ class CrossCoreMessage {
   CrossCoreMessage() noexcept = default;
   template <class F, class D = std::decay_t<F>>
     requires(!std::is_same_v<D, CrossCoreMessage> && std::is_invocable_v<D&>)
-  explicit CrossCoreMessage(F&& fn) {
-    if constexpr (!std::is_void_v<std::invoke_result_t<D&>>) {  // a result nobody asked for is dropped
-      *this = CrossCoreMessage([inner = D(std::forward<F>(fn))]() mutable { (void)inner(); });
-    } else if constexpr (fits_inline<D>()) {
-      fn_ = std::forward<F>(fn);
-    } else {
-      fn_ = [boxed = std::make_unique<D>(std::forward<F>(fn))]() mutable { (*boxed)(); };
-    }
-  }
+  explicit CrossCoreMessage(F&& fn) : fn_(wrap(std::forward<F>(fn))) {}
 
   void operator()() { fn_(); }
   explicit operator bool() const noexcept { return static_cast<bool>(fn_); }
@@ -41,7 +33,22 @@ class CrossCoreMessage {
   }
 
  private:
-  InplaceFunction<void(), kInlineCapacity> fn_;
+  using Function = InplaceFunction<void(), kInlineCapacity>;
+
+  // Returns the function by value so that it is built in place in fn_ (an assignment would build it
+  // elsewhere and move it in: one more indirect call per message).
+  template <class F, class D = std::decay_t<F>>
+  static Function wrap(F&& fn) {
+    if constexpr (!std::is_void_v<std::invoke_result_t<D&>>) {  // a result nobody asked for is dropped
+      return wrap([inner = D(std::forward<F>(fn))]() mutable { (void)inner(); });
+    } else if constexpr (fits_inline<D>()) {
+      return Function(std::forward<F>(fn));
+    } else {
+      return Function([boxed = std::make_unique<D>(std::forward<F>(fn))]() mutable { (*boxed)(); });
+    }
+  }
+
+  Function fn_;
 };
 
 static_assert(sizeof(CrossCoreMessage) <= 64, "a message is meant to fill one cache line of its queue");

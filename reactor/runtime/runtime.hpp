@@ -204,7 +204,7 @@ template <class F>
 void Runtime::post(unsigned core, F&& fn) {
   detail::CoreBinding* here = detail::current_core();
   if (here != nullptr && here->runtime == this) {
-    here->mailbox->send(core, detail::CrossCoreMessage(std::forward<F>(fn)));
+    here->mailbox->send(core, std::forward<F>(fn));
   } else {
     post_from_outside(core, std::move_only_function<void()>(std::forward<F>(fn)));
   }

@@ -84,11 +84,11 @@ class CallRef {
 template <class F>
 void send_reply(CallRef<F> ref) {
   const unsigned origin = ref->origin;
-  current_core()->mailbox->send(origin, CrossCoreMessage([ref = std::move(ref)]() mutable {
+  current_core()->mailbox->send(origin, [ref = std::move(ref)]() mutable {
     if (ref->abandoned) return;  // the awaiter is gone; the result is dropped with the block
     ref->delivered = true;
     ref->waiter.resume();        // the awaiter may end (and let go of the block) inside; ref keeps it
-  }));
+  });
 }
 
 template <class F>
@@ -147,9 +147,7 @@ class [[nodiscard]] SubmitAwaitable {
     call_ = new Call(std::move(fn_));
     call_->waiter = waiter;
     call_->origin = here->core;
-    here->mailbox->send(target_, detail::CrossCoreMessage([ref = detail::CallRef<F>(call_)]() mutable {
-      detail::run_submitted(std::move(ref));
-    }));
+    here->mailbox->send(target_, [ref = detail::CallRef<F>(call_)]() mutable { detail::run_submitted(std::move(ref)); });
   }
   result_type await_resume() { return call_->outcome.take(); }
 
