@@ -110,7 +110,16 @@ Rate measure_rate(std::uint64_t messages, F run) {
 
 struct Latency {
   double p50_us = 0, p99_us = 0, mean_us = 0;
+  double cpu_us = 0;  // CPU time of the process per round trip (both sides, wake-ups included)
 };
+
+template <class F>
+Latency measure_trip(int rounds, F run) {
+  const double cpu0 = process_cpu_seconds();
+  Latency l = run();
+  l.cpu_us = (process_cpu_seconds() - cpu0) * 1e6 / rounds;
+  return l;
+}
 
 Latency summarize(std::vector<double>& samples_us) {
   std::sort(samples_us.begin(), samples_us.end());
@@ -435,7 +444,8 @@ int main(int argc, char** argv) {
       auto rt = make_runtime(o, wake, 0us);
       rate["runtime-" + name].push_back(
           measure_rate(o.messages, [&] { return RuntimeThroughput(*rt, o.messages, o.batch, o.window).run(); }));
-      trip["runtime-" + name].push_back(RuntimeRoundTrip(*rt, o.round_trips).run());
+      trip["runtime-" + name].push_back(measure_trip(o.round_trips + o.round_trips / 10,
+                                                     [&] { return RuntimeRoundTrip(*rt, o.round_trips).run(); }));
       rt->stop();
       rt->join();
     }
@@ -443,13 +453,14 @@ int main(int argc, char** argv) {
       auto rt = make_runtime(o, CrossCoreWake::automatic, o.spin);
       rate["runtime-spin"].push_back(
           measure_rate(o.messages, [&] { return RuntimeThroughput(*rt, o.messages, o.batch, o.window).run(); }));
-      trip["runtime-spin"].push_back(RuntimeRoundTrip(*rt, o.round_trips).run());
+      trip["runtime-spin"].push_back(measure_trip(o.round_trips + o.round_trips / 10,
+                                                  [&] { return RuntimeRoundTrip(*rt, o.round_trips).run(); }));
       rt->stop();
       rt->join();
     }
     if (wanted("mutex-cv")) {
       rate["mutex-cv"].push_back(measure_rate(o.messages, [&] { return mutex_throughput_seconds(o, false); }));
-      trip["mutex-cv"].push_back(mutex_round_trip(o));
+      trip["mutex-cv"].push_back(measure_trip(o.round_trips + o.round_trips / 10, [&] { return mutex_round_trip(o); }));
     }
     if (wanted("mutex-cv-batch"))
       rate["mutex-cv-batch"].push_back(measure_rate(o.messages, [&] { return mutex_throughput_seconds(o, true); }));
@@ -475,6 +486,11 @@ int main(int argc, char** argv) {
     for (const Latency& l : trip[k]) v.push_back(l.p99_us);
     return median(v);
   };
+  auto trip_cpu_of = [&](const std::string& k) {
+    std::vector<double> v;
+    for (const Latency& l : trip[k]) v.push_back(l.cpu_us);
+    return median(v);
+  };
   auto mean_of = [&](const std::string& k) {
     std::vector<double> v;
     for (const Latency& l : trip[k]) v.push_back(l.mean_us);
@@ -487,9 +503,10 @@ int main(int argc, char** argv) {
               o.reps, o.pin ? "pinned" : "not pinned");
   std::printf("\n%-22s %14s %14s\n", "throughput", "msgs/s", "cpu ns/msg");
   for (const auto& [name, v] : rate) std::printf("%-22s %14.0f %14.1f\n", name.c_str(), rate_of(name), cpu_of(name));
-  std::printf("\n%-22s %10s %10s %10s\n", "round trip", "p50 us", "p99 us", "mean us");
+  std::printf("\n%-22s %10s %10s %10s %10s\n", "round trip", "p50 us", "p99 us", "mean us", "cpu us");
   for (const auto& [name, v] : trip)
-    std::printf("%-22s %10.2f %10.2f %10.2f\n", name.c_str(), p50_of(name), p99_of(name), mean_of(name));
+    std::printf("%-22s %10.2f %10.2f %10.2f %10.2f\n", name.c_str(), p50_of(name), p99_of(name), mean_of(name),
+                trip_cpu_of(name));
 
   const std::string default_wake = "runtime-" + wakes.back().first;
   // The runtime's default wake-up (automatic: MSG_RING between io_uring reactors, else eventfd).
@@ -527,10 +544,11 @@ int main(int argc, char** argv) {
     std::fprintf(f, "},\"round_trip_us\":{");
     first = true;
     for (const auto& [name, v] : trip) {
-      std::fprintf(f, "%s\"%s\":{\"p50\":%.3f,\"p99\":%.3f,\"mean\":%.3f,\"runs\":[", first ? "" : ",", name.c_str(),
-                   p50_of(name), p99_of(name), mean_of(name));
+      std::fprintf(f, "%s\"%s\":{\"p50\":%.3f,\"p99\":%.3f,\"mean\":%.3f,\"cpu_us\":%.3f,\"runs\":[", first ? "" : ",",
+                   name.c_str(), p50_of(name), p99_of(name), mean_of(name), trip_cpu_of(name));
       for (std::size_t i = 0; i < v.size(); ++i)
-        std::fprintf(f, "%s{\"p50\":%.3f,\"p99\":%.3f,\"mean\":%.3f}", i ? "," : "", v[i].p50_us, v[i].p99_us, v[i].mean_us);
+        std::fprintf(f, "%s{\"p50\":%.3f,\"p99\":%.3f,\"mean\":%.3f,\"cpu_us\":%.3f}", i ? "," : "", v[i].p50_us,
+                     v[i].p99_us, v[i].mean_us, v[i].cpu_us);
       std::fprintf(f, "]}");
       first = false;
     }
