@@ -17,7 +17,8 @@
 // Round trip: R ping-pongs (core 0 -> core 1 -> core 0), after R/10 unmeasured; median, p99, mean.
 //   runtime-<wake>   both reactors sleep between messages; woken through eventfd or, between two io_uring
 //                    reactors, IORING_OP_MSG_RING (Backend::wake_peer)
-//   runtime-spin     ReactorOptions::spin: both reactors poll their queues, nobody is woken
+//   runtime-spin     ReactorOptions::spin (--spin-us, default 1000): a reactor polls its queues for up to that
+//                    long before it sleeps (the window adapts, see reactor.hpp), so a busy pair is never woken
 //   mutex-cv         two threads, one mutex, two condition variables (each side sleeps until its turn)
 // Both sides are pinned to the first two CPUs the process may use (the runtime's cores and the plain
 // threads alike) unless --no-pin. Medians over K repetitions, interleaved, are printed with the ratios the
@@ -62,7 +63,7 @@ struct Options {
   int round_trips = 20'000;
   int reps = 3;
   BackendKind backend = BackendKind::automatic;
-  std::chrono::microseconds spin{200'000};
+  std::chrono::microseconds spin{1000};
   bool pin = true;
   std::string json;
   std::string only;  // run only the variants whose name contains this (for profiling one of them)
