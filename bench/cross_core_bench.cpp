@@ -23,31 +23,28 @@
 // Both sides are pinned to the first two CPUs the process may use (the runtime's cores and the plain
 // threads alike) unless --no-pin. Medians over K repetitions, interleaved, are printed with the ratios the
 // issue sets targets for: runtime throughput / mutex-cv throughput (>= 5), mutex-cv round trip / spin round
-// trip (>= 5). --json writes every repetition's figures, the medians and the ratios.
-#include <pthread.h>
-#include <sched.h>
+// trip (>= 5). Next to each: the CPU time of the whole process per message / per round trip (getrusage), the
+// figure a shared machine disturbs least. --json writes every repetition's figures, the medians and the
+// ratios. The baseline's code is in cross_core_baseline.hpp.
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
-#include <deque>
-#include <functional>
 #include <future>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "bench/cross_core_baseline.hpp"
 #include "reactor/runtime/runtime.hpp"
 
 using namespace rfarm;
 using namespace std::chrono_literals;
-using SteadyClock = std::chrono::steady_clock;
+using cross_core_bench::QueueRun;
+using cross_core_bench::SteadyClock;
 
 namespace {
 
@@ -68,24 +65,6 @@ struct Options {
   std::string json;
   std::string only;  // run only the variants whose name contains this (for profiling one of them)
 };
-
-std::vector<int> first_two_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  std::vector<int> cpus;
-  if (::sched_getaffinity(0, sizeof set, &set) == 0)
-    for (int cpu = 0; cpu < CPU_SETSIZE && cpus.size() < 2; ++cpu)
-      if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
-  while (cpus.size() < 2) cpus.push_back(cpus.empty() ? 0 : cpus.back());
-  return cpus;
-}
-
-void pin_thread(std::thread& t, int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  ::pthread_setaffinity_np(t.native_handle(), sizeof set, &set);
-}
 
 // CPU time of the whole process (every thread), for CPU per message: the figure a busy machine disturbs least.
 double process_cpu_seconds() {
@@ -248,135 +227,6 @@ class RuntimeRoundTrip {
   std::promise<void> done_;
 };
 
-// --- mutex + condition variable ------------------------------------------------------------------------------
-
-// The bounded blocking queue everyone writes first.
-class BlockingQueue {
- public:
-  explicit BlockingQueue(std::size_t capacity) : capacity_(capacity) {}
-  void push(std::function<void()> fn) {
-    std::unique_lock lock(mutex_);
-    not_full_.wait(lock, [&] { return queue_.size() < capacity_; });
-    queue_.push_back(std::move(fn));
-    lock.unlock();
-    not_empty_.notify_one();
-  }
-  void push_batch(std::vector<std::function<void()>>& batch) {
-    std::unique_lock lock(mutex_);
-    not_full_.wait(lock, [&] { return queue_.size() + batch.size() <= capacity_; });
-    for (auto& fn : batch) queue_.push_back(std::move(fn));
-    lock.unlock();
-    batch.clear();
-    not_empty_.notify_one();
-  }
-  std::function<void()> pop() {
-    std::unique_lock lock(mutex_);
-    not_empty_.wait(lock, [&] { return !queue_.empty(); });
-    std::function<void()> fn = std::move(queue_.front());
-    queue_.pop_front();
-    lock.unlock();
-    not_full_.notify_one();
-    return fn;
-  }
-  void pop_all(std::deque<std::function<void()>>& out) {
-    std::unique_lock lock(mutex_);
-    not_empty_.wait(lock, [&] { return !queue_.empty(); });
-    out.swap(queue_);
-    lock.unlock();
-    not_full_.notify_one();
-  }
-
- private:
-  const std::size_t capacity_;
-  std::mutex mutex_;
-  std::condition_variable not_empty_, not_full_;
-  std::deque<std::function<void()>> queue_;
-};
-
-double mutex_throughput_seconds(const Options& o, bool batched) {
-  const std::vector<int> cpus = first_two_cpus();
-  BlockingQueue queue(o.window);  // the window: the producer blocks beyond it
-  std::uint64_t received = 0;
-  bool in_order = true;
-  auto receive = [&](std::uint64_t seq) {
-    in_order &= seq == received;
-    ++received;
-  };
-  const auto start = SteadyClock::now();
-  std::thread consumer([&] {
-    if (batched) {
-      std::deque<std::function<void()>> taken;
-      while (received < o.messages) {
-        queue.pop_all(taken);
-        for (auto& fn : taken) fn();
-        taken.clear();
-      }
-    } else {
-      while (received < o.messages) queue.pop()();
-    }
-  });
-  std::thread producer([&] {
-    std::vector<std::function<void()>> batch;
-    for (std::uint64_t seq = 0; seq < o.messages; ++seq) {
-      std::function<void()> fn = [&receive, seq] { receive(seq); };
-      if (!batched) {
-        queue.push(std::move(fn));
-        continue;
-      }
-      batch.push_back(std::move(fn));
-      if (batch.size() == o.batch || seq + 1 == o.messages) queue.push_batch(batch);
-    }
-  });
-  if (o.pin) {
-    pin_thread(producer, cpus[0]);
-    pin_thread(consumer, cpus[1]);
-  }
-  producer.join();
-  consumer.join();
-  if (!in_order) die("mutex throughput: out of order");
-  return std::chrono::duration<double>(SteadyClock::now() - start).count();
-}
-
-Latency mutex_round_trip(const Options& o) {
-  const std::vector<int> cpus = first_two_cpus();
-  std::mutex mutex;
-  std::condition_variable to_b, to_a;
-  int turn = 0;  // 0: a's move, 1: b's
-  bool stop = false;
-  std::vector<double> samples;
-  const int warmup = o.round_trips / 10;
-  std::thread b([&] {
-    std::unique_lock lock(mutex);
-    for (;;) {
-      to_b.wait(lock, [&] { return turn == 1 || stop; });
-      if (stop) return;
-      turn = 0;
-      to_a.notify_one();
-    }
-  });
-  std::thread a([&] {
-    for (int i = 0; i < o.round_trips + warmup; ++i) {
-      const auto t0 = SteadyClock::now();
-      std::unique_lock lock(mutex);
-      turn = 1;
-      to_b.notify_one();
-      to_a.wait(lock, [&] { return turn == 0; });
-      lock.unlock();
-      if (i >= warmup) samples.push_back(std::chrono::duration<double, std::micro>(SteadyClock::now() - t0).count());
-    }
-    std::lock_guard lock(mutex);
-    stop = true;
-    to_b.notify_one();
-  });
-  if (o.pin) {
-    pin_thread(a, cpus[0]);
-    pin_thread(b, cpus[1]);
-  }
-  a.join();
-  b.join();
-  return summarize(samples);
-}
-
 // --- reporting -----------------------------------------------------------------------------------------------
 
 double median(std::vector<double> v) {
@@ -435,6 +285,7 @@ int main(int argc, char** argv) {
   }
   if (actual == BackendKind::uring) wakes.push_back({"msg_ring", CrossCoreWake::msg_ring});
 
+  const QueueRun queue_run{o.messages, o.batch, o.window, o.round_trips, o.pin};
   std::map<std::string, std::vector<Rate>> rate;
   std::map<std::string, std::vector<Latency>> trip;    // round trips
   for (int rep = 0; rep < o.reps; ++rep) {
@@ -460,11 +311,14 @@ int main(int argc, char** argv) {
       rt->join();
     }
     if (wanted("mutex-cv")) {
-      rate["mutex-cv"].push_back(measure_rate(o.messages, [&] { return mutex_throughput_seconds(o, false); }));
-      trip["mutex-cv"].push_back(measure_trip(o.round_trips + o.round_trips / 10, [&] { return mutex_round_trip(o); }));
+      rate["mutex-cv"].push_back(measure_rate(o.messages, [&] { return mutex_throughput_seconds(queue_run, false); }));
+      trip["mutex-cv"].push_back(measure_trip(o.round_trips + o.round_trips / 10, [&] {
+        std::vector<double> samples = mutex_round_trips_us(queue_run);
+        return summarize(samples);
+      }));
     }
     if (wanted("mutex-cv-batch"))
-      rate["mutex-cv-batch"].push_back(measure_rate(o.messages, [&] { return mutex_throughput_seconds(o, true); }));
+      rate["mutex-cv-batch"].push_back(measure_rate(o.messages, [&] { return mutex_throughput_seconds(queue_run, true); }));
   }
 
   auto rate_of = [&](const std::string& k) {
