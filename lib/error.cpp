@@ -26,6 +26,9 @@ class RfarmCategory final : public std::error_category {
       case Errc::invalid_ip: return "invalid address: the host is not an IPv4 or IPv6 literal";
       case Errc::invalid_port: return "invalid address: the port is missing, not a number or above 65535";
       case Errc::invalid_scope: return "invalid address: the scope is empty, unknown, or on an IPv4 address";
+      case Errc::frame_too_large: return "frame exceeds the size limit";
+      case Errc::empty_frame: return "zero-length frame";
+      case Errc::truncated_frame: return "stream ended inside a frame";
     }
     return "unknown rfarm error";
   }
@@ -39,7 +42,10 @@ class RfarmCategory final : public std::error_category {
       case Errc::invalid_ip:
       case Errc::invalid_port:
       case Errc::invalid_scope: return std::errc::invalid_argument;
-      case Errc::line_too_long: return std::errc::message_size;
+      case Errc::line_too_long:
+      case Errc::frame_too_large: return std::errc::message_size;
+      case Errc::empty_frame:
+      case Errc::truncated_frame: return std::errc::bad_message;
       default: return {value, *this};
     }
   }

@@ -33,6 +33,9 @@ enum class Errc : int {
   invalid_ip,             // the host part is not an IPv4 or IPv6 literal
   invalid_port,           // the port is missing, not a number, or above 65535
   invalid_scope,          // the "%scope" is empty, names no interface, or follows an IPv4 address
+  frame_too_large,        // a length-prefixed frame declared more than the reader's maximum
+  empty_frame,            // a zero-length frame where the protocol forbids one
+  truncated_frame,        // the stream ended inside a frame (its header or its payload)
 };
 
 const std::error_category& rfarm_category() noexcept;

@@ -1,13 +1,16 @@
 // Task<T>: a lazily started coroutine whose result is awaited by exactly one other coroutine.
 //
-// A Task does nothing until it is awaited (or handed to Reactor::spawn, which runs it detached). Completion
+// A Task does nothing until it is awaited (or handed to Reactor::spawn, which runs it detached, or to
+// Reactor::block_on, which runs the loop until it finishes). Completion
 // resumes the awaiting coroutine by symmetric transfer, so long chains of tasks do not grow the stack where
 // the compiler makes that transfer a tail call (-O2, not AddressSanitizer). Code that awaits many tasks that
 // finish without suspending, in a loop, awaits them through MaybeReady (lib/maybe_ready.hpp), which runs
 // them inline and so keeps the stack flat in every build.
 //
-//     rfarm::Task<std::size_t> read_header(TcpStream& s);
-//     rfarm::Task<void> session(TcpStream s) { auto n = co_await read_header(s); ... }
+//     rfarm::Task<std::size_t> read_header(rfarm::StreamSocket& s);
+//     rfarm::Task<void> session(rfarm::StreamSocket s) { auto n = co_await read_header(s); ... }
+//
+// Several tasks at once: when_all / when_any (lib/when_all.hpp).
 //
 // An exception escaping a Task is rethrown in its awaiter. The reactor never lets one cross a loop turn:
 // Reactor::spawn logs it and ends that task only.
@@ -27,8 +30,19 @@ class Task;
 
 namespace detail {
 
+struct TaskPromiseBase;
+
+// Where a task started by a combinator (when_all, when_any: lib/when_all.hpp) reports that it finished, in
+// place of resuming a continuation: arrive() returns the coroutine to resume next (the combinator's awaiter
+// once the last task is in, else std::noop_coroutine()).
+struct TaskJoin {
+  using ArriveFn = std::coroutine_handle<> (*)(TaskJoin& join, TaskPromiseBase& finished) noexcept;
+  ArriveFn arrive;
+};
+
 struct TaskPromiseBase {
   std::coroutine_handle<> continuation = std::noop_coroutine();
+  TaskJoin* join = nullptr;  // set by a combinator: report there instead of resuming continuation
   // Set while an awaiter runs the task inside its own await_suspend (start_inline, used by MaybeReady). A task
   // that finishes there returns to that call rather than resuming the awaiter from within itself: symmetric
   // transfer keeps the stack flat only when it becomes a tail call, which GCC does not do under
@@ -40,8 +54,10 @@ struct TaskPromiseBase {
     bool await_ready() const noexcept { return false; }
     template <class Promise>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> h) const noexcept {
-      if (h.promise().running_inline) return std::noop_coroutine();  // back into start_inline
-      return h.promise().continuation;
+      TaskPromiseBase& promise = h.promise();
+      if (promise.running_inline) return std::noop_coroutine();  // back into start_inline (or the combinator)
+      if (promise.join != nullptr) return promise.join->arrive(*promise.join, promise);
+      return promise.continuation;
     }
     void await_resume() const noexcept {}
   };
@@ -79,6 +95,7 @@ struct TaskPromise : TaskPromiseBase {
     if (result.index() == 2) std::rethrow_exception(std::get<2>(result));
     return std::move(std::get<1>(result));
   }
+  std::exception_ptr failure() const noexcept { return result.index() == 2 ? std::get<2>(result) : nullptr; }
 };
 
 template <>
@@ -91,6 +108,7 @@ struct TaskPromise<void> : TaskPromiseBase {
   void take() {
     if (exception) std::rethrow_exception(exception);
   }
+  std::exception_ptr failure() const noexcept { return exception; }
 };
 
 }  // namespace detail
@@ -133,7 +151,7 @@ class [[nodiscard]] Task {
     return Awaiter{handle_};
   }
 
-  // For drivers (Reactor::spawn, run_until_complete): the raw handle, ownership retained by the Task.
+  // For drivers (Reactor::spawn, Reactor::block_on, when_all): the raw handle, ownership retained by the Task.
   Handle handle() const noexcept { return handle_; }
   Handle release() noexcept { return std::exchange(handle_, {}); }
 
@@ -153,17 +171,5 @@ inline Task<void> TaskPromise<void>::get_return_object() noexcept {
   return Task<void>(std::coroutine_handle<TaskPromise<void>>::from_promise(*this));
 }
 }  // namespace detail
-
-// A fire-and-forget coroutine frame: starts at once, frees itself at the end. Used by Reactor::spawn to own
-// a Task; its body must not let an exception escape (the reactor's wrapper catches and logs).
-struct DetachedCoroutine {
-  struct promise_type {
-    DetachedCoroutine get_return_object() const noexcept { return {}; }
-    std::suspend_never initial_suspend() const noexcept { return {}; }
-    std::suspend_never final_suspend() const noexcept { return {}; }
-    void return_void() const noexcept {}
-    [[noreturn]] void unhandled_exception() const noexcept { std::terminate(); }
-  };
-};
 
 }  // namespace rfarm

@@ -8,6 +8,7 @@ packages=(
   liburing-dev libssl-dev openssl libfmt-dev  # library dependencies
   libc-ares-dev netbase                       # name resolution: c-ares, /etc/services for service names
   libflatbuffers-dev flatbuffers-compiler     # farm protocol schema
+  libcli11-dev                                # command lines of the tools
   libgtest-dev libgmock-dev                   # tests
   python3 socat netcat-openbsd iproute2       # real peers the tests talk to
   dnsmasq-base                                # real DNS server for the resolver tests (no system service)
@@ -20,8 +21,9 @@ for p in "${packages[@]}"; do
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
-echo "rfarm: installing missing Debian packages: ${missing[*]}" >&2
+echo "rfarm: installing ${#missing[@]} missing Debian package(s) with apt-get (a few minutes on a fresh machine): ${missing[*]}" >&2
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "rfarm: packages installed" >&2

@@ -5,10 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-scripts/build.sh build
+scripts/build.sh build -- tools/echo-server tools/echo-client   # only what the demo runs
 
 out=$(mktemp)
 trap 'kill "$server" 2>/dev/null || true; rm -f "$out"' EXIT
+echo "rfarm: running the demo" >&2
 build/tools/echo-server --listen tcp:127.0.0.1:0 >"$out" &
 server=$!
 for _ in $(seq 100); do [ -s "$out" ] && break; sleep 0.05; done

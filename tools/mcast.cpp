@@ -3,138 +3,183 @@
 //   mcast send 239.1.2.3:5000 [--iface veth0] [--ttl 2] [--loop 0|1] [--bind ADDR] [--count N] "hello"
 //   mcast recv 239.1.2.3:5000 [--iface veth0] [--source 10.0.0.1] [--count N]
 //   mcast recv [ff15::1234]:5000 --iface eth0
+//   mcast --help | send --help | recv --help | --version       [--backend, --spin-us, --log-level anywhere]
 //
 // recv prints "joined GROUP" once it is a member, then one line per datagram: "SENDER TEXT". It exits after
-// --count datagrams (default: never; SIGINT / SIGTERM stop it).
+// --count datagrams (default: never; SIGINT / SIGTERM stop it). Exit status: 0 done, 1 a socket call failed
+// (no such interface, no route to the group, ...), 2 usage error (tools/cli.hpp).
 #include <csignal>
 #include <cstdio>
-#include <cstdlib>
 #include <string>
-#include <string_view>
 
-#include "reactor/net/datagram_socket.hpp"
-#include "reactor/net/multicast.hpp"
 #include "reactor/loop/reactor.hpp"
+#include "reactor/net/datagram_socket.hpp"
+#include "reactor/net/endpoint.hpp"
+#include "reactor/net/multicast.hpp"
+#include "tools/cli.hpp"
 
 using namespace rfarm;
 
 namespace {
 
 struct Options {
-  std::string mode;
   Address group;
   std::string iface;
-  std::string source;
-  std::string bind;
+  Address source;  // recv --source: unspecified unless given
+  Address bind;    // send --bind: unspecified unless given
   std::string message;
   int ttl = -1;
   int loop = -1;
   long count = -1;
 };
 
-[[noreturn]] void usage(const char* why) {
-  std::fprintf(stderr,
-               "mcast: %s\n"
-               "usage: mcast send GROUP:PORT [--iface NAME] [--ttl N] [--loop 0|1] [--bind ADDR] [--count N] MESSAGE\n"
-               "       mcast recv GROUP:PORT [--iface NAME] [--source ADDR] [--count N]\n",
-               why);
-  std::exit(2);
+bool is_multicast(const Address& a) {
+  auto o = a.octets();
+  return a.family() == AddressFamily::ipv4 ? (o[0] & 0xf0) == 224 : o[0] == 0xff;  // 224.0.0.0/4, ff00::/8
 }
 
-int failed(const char* what, std::error_code ec) {
-  std::fprintf(stderr, "mcast: %s: %s\n", what, ec.message().c_str());
-  return 1;
+// GROUP:PORT, or udp:GROUP:PORT: an IP multicast address and a port, checked part by part as endpoints are.
+CLI::Option* add_group_argument(CLI::App& sub, Address& group) {
+  CLI::Validator check(
+      [](std::string& text) -> std::string {
+        auto spec = EndpointSpec::parse(text.starts_with("udp:") ? text : "udp:" + text);
+        if (!spec) return "\"" + text + "\": " + spec.error().message();
+        if (!is_multicast(spec->address))
+          return "\"" + text + "\": not a multicast group (224.0.0.0/4 or ff00::/8)";
+        if (spec->address.port() == 0) return "\"" + text + "\": port 0 (a group needs a port)";
+        return {};
+      },
+      "", "group");
+  return sub
+      .add_option_function<std::string>(
+          "group",
+          [&group](const std::string& text) {
+            group = EndpointSpec::parse(text.starts_with("udp:") ? text : "udp:" + text)->address;
+          },
+          "The group and port: 239.1.2.3:5000, [ff15::1234]:5000")
+      ->type_name("GROUP:PORT")
+      ->required()
+      ->check(check);
+}
+
+// An IP address (with a port if with_port), e.g. for --bind and --source.
+CLI::Option* add_address_option(CLI::App& sub, const std::string& name, Address& out, bool with_port,
+                                const std::string& description) {
+  auto parse = [with_port](const std::string& text) {
+    return with_port ? Address::parse(text) : Address::from_ip(text, 0);
+  };
+  return sub
+      .add_option_function<std::string>(
+          name, [&out, parse](const std::string& text) { out = *parse(text); }, description)
+      ->type_name(with_port ? "ADDR[:PORT]" : "ADDR")
+      ->check(CLI::Validator(
+          [parse](std::string& text) -> std::string {
+            auto parsed = parse(text);
+            return parsed ? std::string() : "\"" + text + "\": " + parsed.error().message();
+          },
+          "", "address"));
+}
+
+int failed(const std::string& what, std::error_code ec) {
+  return tools::report_failure("mcast", what + ": " + ec.message());
 }
 
 Task<int> send_all(DatagramSocket& sock, const Options& o) {
   long count = o.count < 0 ? 1 : o.count;
   for (long i = 0; i < count; ++i) {
     auto sent = co_await sock.send_to(as_bytes(o.message), o.group);
-    if (!sent) co_return failed("send", sent.error());
+    if (!sent) co_return failed("send to " + o.group.to_string(), sent.error());
   }
-  co_return 0;
+  co_return tools::kExitSuccess;
 }
 
 Task<int> receive(DatagramSocket& sock, const Options& o) {
   std::string buffer(65536, '\0');
   for (long i = 0; o.count < 0 || i < o.count; ++i) {
     auto d = co_await sock.recv_from(as_writable_bytes(buffer));
-    if (!d) co_return d.error() == std::errc::operation_canceled ? 0 : failed("receive", d.error());
+    if (!d) co_return d.error() == std::errc::operation_canceled ? tools::kExitSuccess : failed("receive", d.error());
     std::printf("%s %.*s\n", d->sender.ip_string().c_str(), static_cast<int>(d->size), buffer.data());
     std::fflush(stdout);
   }
-  co_return 0;
+  co_return tools::kExitSuccess;
+}
+
+int run_send(Reactor& loop, const Options& o, unsigned iface) {
+  auto sock = DatagramSocket::open(loop, o.group.native_family());
+  if (!sock) return failed("socket", sock.error());
+  if (o.bind.family() != AddressFamily::unspecified)
+    if (auto ec = sock->bind_to(o.bind)) return failed("--bind " + o.bind.to_string(), ec);
+  if (iface != 0)
+    if (auto ec = sock->set(multicast::OutboundInterface(iface))) return failed("--iface " + o.iface, ec);
+  if (o.ttl >= 0)
+    if (auto ec = sock->set(multicast::Hops(o.ttl))) return failed("--ttl", ec);
+  if (o.loop >= 0)
+    if (auto ec = sock->set(multicast::Loopback(o.loop != 0))) return failed("--loop", ec);
+  return loop.block_on(send_all(*sock, o));
+}
+
+int run_receive(Reactor& loop, const Options& o, unsigned iface) {
+  bool v6 = o.group.family() == AddressFamily::ipv6;
+  Address any = v6 ? Address::any_v6(o.group.port()) : Address::any_v4(o.group.port());
+  auto sock = DatagramSocket::bind(loop, any, {.reuse_address = true});
+  if (!sock) return failed("bind " + any.to_string(), sock.error());
+  std::error_code joined = o.source.family() == AddressFamily::unspecified
+                               ? sock->set(multicast::JoinGroup(o.group, iface))
+                               : sock->set(multicast::JoinSourceGroup(o.group, o.source, iface));
+  if (joined) return failed("join " + o.group.ip_string(), joined);
+  // Only this socket's own groups (ip(7) IP_MULTICAST_ALL), not every group some socket on the host joined.
+  sock->set(multicast::ReceiveAll(false));
+  // Before "joined" is printed: a script may send SIGTERM as soon as it has read it.
+  for (int signo : {SIGINT, SIGTERM}) loop.on_signal(signo, [&](int) { sock->close(); });
+  std::printf("joined %s\n", o.group.to_string().c_str());
+  std::fflush(stdout);
+  return loop.block_on(receive(*sock, o));
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 3) usage("a mode and a group are required");
+  tools::CommandLine cli("mcast", "Sends to or receives from an IP multicast group (IPv4 or IPv6, any-source or "
+                                  "source-specific), by hand.");
+  CLI::App& app = cli.app();
+  app.require_subcommand(1);
+  app.fallthrough();  // the reactor options may follow the subcommand too
   Options o;
-  o.mode = argv[1];
-  if (o.mode != "send" && o.mode != "recv") usage("mode is send or recv");
-  auto group = Address::parse(argv[2]);
-  if (!group || group->port() == 0) usage("GROUP:PORT wanted, e.g. 239.1.2.3:5000 or [ff15::1]:5000");
-  o.group = *group;
-  for (int i = 3; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage("missing value");
-      return argv[++i];
-    };
-    if (arg == "--iface") o.iface = value();
-    else if (arg == "--source") o.source = value();
-    else if (arg == "--bind") o.bind = value();
-    else if (arg == "--ttl") o.ttl = std::atoi(value().c_str());
-    else if (arg == "--loop") o.loop = std::atoi(value().c_str());
-    else if (arg == "--count") o.count = std::atol(value().c_str());
-    else if (arg.starts_with("--")) usage("unknown option");
-    else o.message = arg;
-  }
+
+  CLI::App* send = app.add_subcommand("send", "Send MESSAGE to the group (--count times, default once)");
+  add_group_argument(*send, o.group);
+  send->add_option("message", o.message, "The datagram's text")->type_name("MESSAGE")->required();
+  send->add_option("--iface", o.iface, "Send through this interface (default: by route)")->type_name("NAME");
+  send->add_option("--ttl", o.ttl, "Hops the datagrams may take (default 1)")
+      ->type_name("0-255")
+      ->check(tools::integer_in_range(0, 255));
+  send->add_option("--loop", o.loop, "Deliver to this host's own members too (default 1)")
+      ->type_name("0|1")
+      ->check(tools::integer_in_range(0, 1));
+  add_address_option(*send, "--bind", o.bind, true, "Send from this address");
+  send->add_option("--count", o.count, "How many times to send it")->type_name("N")->check(tools::positive_integer());
+
+  CLI::App* recv =
+      app.add_subcommand("recv", "Join the group; print \"joined GROUP\", then \"SENDER TEXT\" per datagram");
+  add_group_argument(*recv, o.group);
+  recv->add_option("--iface", o.iface, "Join on this interface (default: by route)")->type_name("NAME");
+  add_address_option(*recv, "--source", o.source, false, "Join source-specific: only datagrams from this sender");
+  recv->add_option("--count", o.count, "Exit after N datagrams (default: never)")
+      ->type_name("N")
+      ->check(tools::positive_integer());
+
+  cli.add_reactor_options();
+  if (auto status = cli.parse(argc, argv)) return *status;
+  if (o.source.family() != AddressFamily::unspecified && o.source.family() != o.group.family())
+    return cli.usage_error("--source " + o.source.ip_string() + ": not of the group's family");
+
   unsigned iface = 0;
   if (!o.iface.empty()) {
     auto index = multicast::interface_index(o.iface);
-    if (!index) return failed(("interface " + o.iface).c_str(), index.error());
+    if (!index) return failed("--iface " + o.iface, index.error());
     iface = *index;
   }
-  auto reactor = Reactor::create();
-  if (!reactor) return failed("reactor", reactor.error());
-  Reactor& loop = **reactor;
-  bool v6 = o.group.family() == AddressFamily::ipv6;
-
-  if (o.mode == "send") {
-    auto sock = DatagramSocket::open(loop, o.group.native_family());
-    if (!sock) return failed("socket", sock.error());
-    if (!o.bind.empty()) {
-      auto local = Address::parse(o.bind);
-      if (!local) usage("bad --bind address");
-      if (auto ec = sock->bind_to(*local)) return failed("bind", ec);
-    }
-    if (iface != 0)
-      if (auto ec = sock->set(multicast::OutboundInterface(iface))) return failed("outbound interface", ec);
-    if (o.ttl >= 0)
-      if (auto ec = sock->set(multicast::Hops(o.ttl))) return failed("ttl", ec);
-    if (o.loop >= 0)
-      if (auto ec = sock->set(multicast::Loopback(o.loop != 0))) return failed("loop", ec);
-    return loop.block_on(send_all(*sock, o));
-  }
-
-  Address any = v6 ? Address::any_v6(o.group.port()) : Address::any_v4(o.group.port());
-  auto sock = DatagramSocket::bind(loop, any, {.reuse_address = true});
-  if (!sock) return failed("bind", sock.error());
-  std::error_code joined;
-  if (o.source.empty()) {
-    joined = sock->set(multicast::JoinGroup(o.group, iface));
-  } else {
-    auto source = Address::parse(o.source);
-    if (!source) usage("bad --source address");
-    joined = sock->set(multicast::JoinSourceGroup(o.group, *source, iface));
-  }
-  if (joined) return failed("join", joined);
-  // Only this socket's own groups (ip(7) IP_MULTICAST_ALL), not every group some socket on the host joined.
-  sock->set(multicast::ReceiveAll(false));
-  std::printf("joined %s\n", o.group.to_string().c_str());
-  std::fflush(stdout);
-  for (int signo : {SIGINT, SIGTERM}) loop.on_signal(signo, [&](int) { sock->close(); });
-  return loop.block_on(receive(*sock, o));
+  auto reactor = Reactor::create(cli.reactor_options());
+  if (!reactor) return failed("cannot start the reactor", reactor.error());
+  return send->parsed() ? run_send(**reactor, o, iface) : run_receive(**reactor, o, iface);
 }

@@ -8,14 +8,11 @@ namespace rfarm::tools {
 
 using namespace std::chrono_literals;
 
-Result<TlsContext> make_tls_echo_context(const TlsEchoOptions& options) {
+std::expected<TlsContext, std::string> make_tls_echo_context(const TlsEchoOptions& options) {
   TlsContextOptions tls;
-  tls.certificate_chain_file = options.certificate_file;
-  tls.private_key_file = options.key_file;
-  tls.ca_file = options.ca_file;
-  if (!options.ca_file.empty())
+  if (!options.files.ca_file.empty())
     tls.verify = options.require_client_certificate ? TlsVerify::require_peer : TlsVerify::verify_peer;
-  return TlsContext::server(tls);
+  return make_tls_context(TlsRole::server, options.files, tls);
 }
 
 namespace {

@@ -6,29 +6,24 @@
 //   openssl s_client -connect 127.0.0.1:PORT -CAfile ca.pem
 #pragma once
 
+#include <expected>
 #include <string>
-#include <string_view>
 
-#include "lib/error.hpp"
 #include "lib/task.hpp"
 #include "reactor/net/stream_listener.hpp"
 #include "reactor/tls/tls_context.hpp"
+#include "tools/tls_options.hpp"
 
 namespace rfarm::tools {
 
 struct TlsEchoOptions {
-  std::string certificate_file{};           // --tls-cert: PEM chain, leaf first
-  std::string key_file{};                   // --tls-key
-  std::string ca_file{};                    // --tls-ca: CAs whose client certificates are accepted
+  TlsFiles files{};                         // --tls-cert, --tls-key, --tls-ca (CAs of accepted client certificates)
   bool require_client_certificate = false;  // --require-client-cert (needs --tls-ca)
 };
 
-// "tls:HOST:PORT" names a TLS endpoint; the TCP endpoint under it is "tcp:HOST:PORT".
-inline bool is_tls_endpoint(std::string_view text) noexcept { return text.starts_with("tls:"); }
-inline std::string tcp_endpoint_of(std::string_view tls_text) { return "tcp:" + std::string(tls_text.substr(4)); }
-
-// The server context for the options (errors carry OpenSSL's reason).
-Result<TlsContext> make_tls_echo_context(const TlsEchoOptions& options);
+// The server context for the options, or the line to print: it names the option and file at fault and
+// carries OpenSSL's reason.
+std::expected<TlsContext, std::string> make_tls_echo_context(const TlsEchoOptions& options);
 
 // Accepts connections until the listener closes; each one handshakes (10 s at most), then echoes until the
 // client's close_notify, which it answers with its own.

@@ -244,13 +244,15 @@ Reactor::Reactor(const ReactorOptions& options)
 std::error_code Reactor::init(const ReactorOptions& options) {
   BackendKind kind = options.backend;
   if (kind == BackendKind::automatic) {
-    if (const char* env = std::getenv("RFARM_BACKEND")) {
+    // Empty counts as unset (RFARM_BACKEND= in a script). Anything else unknown is refused: a misspelt
+    // "epol" silently running on io_uring would measure the wrong backend.
+    if (const char* env = std::getenv("RFARM_BACKEND"); env != nullptr && *env != '\0') {
       auto parsed = parse_backend_kind(env);
       if (!parsed) {
-        log_.warn("RFARM_BACKEND={}: unknown backend (want epoll or uring); choosing automatically", env);
-      } else {
-        kind = *parsed;
+        log_.error("RFARM_BACKEND={}: unknown backend (accepted: epoll, uring, auto)", env);
+        return std::make_error_code(std::errc::invalid_argument);
       }
+      kind = *parsed;
     }
   }
   detail::BackendContext context{completions_, receive_pool_, log_, options.uring_entries,

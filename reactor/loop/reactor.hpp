@@ -43,7 +43,8 @@ using Clock = detail::Clock;
 using Duration = std::chrono::nanoseconds;
 
 struct ReactorOptions {
-  // Which I/O backend; automatic consults RFARM_BACKEND, then prefers io_uring and falls back to epoll.
+  // Which I/O backend; automatic consults RFARM_BACKEND (create() fails with invalid_argument on a value it
+  // does not know), then prefers io_uring and falls back to epoll.
   BackendKind backend = BackendKind::automatic;
 
   // Latency mode: before blocking, poll the backend for up to this long. A sleep/wake-up round trip costs

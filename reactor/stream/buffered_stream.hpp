@@ -1,6 +1,6 @@
 // BufferedStream<S>: lines, delimited records, exact byte counts and raw bytes on one connection, mixed
 // freely ("bivalent": a text header, then a binary body, then text again), over any ByteStream
-// (StreamSocket today, a TLS stream later).
+// (StreamSocket, TlsStream).
 //
 //     rfarm::BufferedStream<rfarm::StreamSocket> conn(std::move(sock));
 //     auto line = co_await conn.read_line(8192);            // Result<std::string_view>, CRLF or LF stripped
@@ -10,7 +10,9 @@
 //
 // Buffers are leased from a BufferPool (by default the stream's reactor's receive pool) only while they hold
 // bytes, so an idle stream pins none and moving any amount of data allocates a bounded number of buffers.
-// A call that the buffer can answer completes without I/O and without allocating (see lib/maybe_ready.hpp).
+// No call allocates: one that the buffer can answer completes without I/O and without suspending (see
+// lib/maybe_ready.hpp); one that needs I/O drives the stream's own awaitables from a small state machine
+// (buffered_io.hpp) made on the stream's first such call.
 //
 // Lifetimes: a std::string_view or ConstBytes a read returns points into the read buffer and stays valid
 // until the next read-side call (read_*, peek, consume) on this stream; copy it to keep it. Data passed to
@@ -26,6 +28,7 @@
 #include <cassert>
 #include <coroutine>
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -34,6 +37,7 @@
 #include "lib/error.hpp"
 #include "lib/maybe_ready.hpp"
 #include "lib/task.hpp"
+#include "reactor/stream/buffered_io.hpp"
 #include "reactor/stream/byte_stream.hpp"
 #include "reactor/loop/reactor.hpp"
 #include "reactor/stream/stream_buffers.hpp"
@@ -80,14 +84,14 @@ class BufferedStream {
   MaybeReady<Result<std::size_t>> read_exactly(MutableBytes out) {
     in_.release_if_empty();
     if (in_.size() >= out.size()) return in_.take(out);
-    return read_exactly_slow(out);
+    return io().read_exactly(*this, out);
   }
 
   // Some bytes (buffered ones first, else one receive); 0 at end of stream. out must not be empty.
   MaybeReady<Result<std::size_t>> read_some(MutableBytes out) {
     in_.release_if_empty();
     if (!in_.empty() || out.empty()) return in_.take(out);
-    return read_some_slow(out);
+    return io().read_some(*this, out);
   }
 
   // The buffered bytes, once at least min_bytes are buffered or the stream has ended (then fewer, maybe
@@ -96,7 +100,7 @@ class BufferedStream {
   MaybeReady<Result<ConstBytes>> peek(std::size_t min_bytes = 1) {
     in_.release_if_empty();
     if (in_.size() >= min_bytes) return in_.data();
-    return peek_slow(min_bytes);
+    return io().peek(*this, min_bytes);
   }
 
   // Drops up to n buffered bytes.
@@ -114,7 +118,7 @@ class BufferedStream {
       if (!data.empty()) out_.append(data);
       return std::error_code{};
     }
-    return write_slow(data);
+    return io().write(*this, data);
   }
   MaybeReady<std::error_code> write(std::string_view text) { return write(as_bytes(text)); }
 
@@ -122,7 +126,28 @@ class BufferedStream {
   MaybeReady<std::error_code> flush() {
     if (write_error_) return write_error_;
     if (out_.empty()) return std::error_code{};
-    return flush_now();
+    return io().flush(*this);
+  }
+
+  // Writes pieces (at most four) as one write: buffered if together they fit, otherwise sent with what is
+  // buffered in one gathered send (the pieces must then outlive the co_await); then_flush sends in any case.
+  // For framing a payload without copying it: a header, the payload, a trailer.
+  //     const rfarm::ConstBytes parts[] = {header, payload, rfarm::as_bytes("\r\n")};
+  //     co_await conn.write_pieces(parts);
+  MaybeReady<std::error_code> write_pieces(std::span<const ConstBytes> pieces, bool then_flush = false)
+    requires GatheringSender<S>
+  {
+    assert(pieces.size() <= detail::BufferedIo<S>::kMaxPieces);
+    if (write_error_) return write_error_;
+    std::size_t total = 0;
+    for (ConstBytes piece : pieces) total += piece.size();
+    if (total < out_.unit() && total <= out_.room()) {
+      for (ConstBytes piece : pieces)
+        if (!piece.empty()) out_.append(piece);
+      if (!then_flush || out_.empty()) return std::error_code{};
+      return io().flush(*this);
+    }
+    return io().send_with_pieces(*this, pieces);
   }
 
   // Bytes written but not yet flushed.
@@ -134,7 +159,7 @@ class BufferedStream {
     in_.release_if_empty();
     std::size_t scanned = 0;
     if (auto done = try_take(delimiter, limit, line, scanned)) return std::move(*done);
-    return read_delimited_slow(delimiter, limit, line, scanned);
+    return io().read_delimited(*this, delimiter, limit, line, scanned);
   }
 
   // A complete record from the buffer, a limit failure, or nullopt when more bytes are needed (scanned: how
@@ -157,104 +182,10 @@ class BufferedStream {
     return text.substr(0, length);
   }
 
-  Task<Result<std::string_view>> read_delimited_slow(std::string_view delimiter, std::size_t limit, bool line,
-                                                     std::size_t scanned) {
-    // The most the buffer must hold: the longest allowed content plus its delimiter.
-    std::size_t max_total = (line ? limit + 1 : limit) + delimiter.size();
-    for (;;) {
-      auto got = co_await fill(max_total);
-      if (!got) co_return fail(got.error());
-      if (*got == 0) co_return fail(Errc::end_of_stream);
-      if (auto done = try_take(delimiter, limit, line, scanned)) co_return std::move(*done);
-    }
-  }
-
-  Task<Result<std::size_t>> read_exactly_slow(MutableBytes out) {
-    std::size_t done = in_.take(out);
-    while (done < out.size()) {
-      MutableBytes rest = out.subspan(done);
-      if (rest.size() >= in_.unit()) {
-        auto got = co_await stream_.recv(rest);
-        if (!got) co_return fail(got.error());
-        if (*got == 0) co_return fail(Errc::end_of_stream);
-        done += *got;
-      } else {
-        auto got = co_await fill(in_.unit());
-        if (!got) co_return fail(got.error());
-        if (*got == 0) co_return fail(Errc::end_of_stream);
-        done += in_.take(rest);
-      }
-    }
-    co_return done;
-  }
-
-  Task<Result<std::size_t>> read_some_slow(MutableBytes out) {
-    if (out.size() >= in_.unit()) co_return co_await stream_.recv(out);
-    auto got = co_await fill(in_.unit());
-    if (!got || *got == 0) co_return got;
-    co_return in_.take(out);
-  }
-
-  Task<Result<ConstBytes>> peek_slow(std::size_t min_bytes) {
-    while (in_.size() < min_bytes) {
-      auto got = co_await fill(std::max(min_bytes, in_.unit()));
-      if (!got) co_return fail(got.error());
-      if (*got == 0) break;
-    }
-    co_return in_.data();
-  }
-
-  // One receive into the read buffer, which may grow to hold max_total bytes; 0 at end of stream. An empty
-  // buffer receives with recv_pooled where the stream has it, so no buffer is pinned while waiting. Awaited
-  // through MaybeReady, so that many receives that complete at once do not nest frames (lib/task.hpp).
-  MaybeReady<Result<std::size_t>> fill(std::size_t max_total) { return fill_task(max_total); }
-  Task<Result<std::size_t>> fill_task(std::size_t max_total) {
-    if constexpr (PooledReceiver<S>) {
-      if (in_.empty()) {
-        in_.release_if_empty();
-        auto got = co_await stream_.recv_pooled();
-        if (!got) co_return fail(got.error());
-        std::size_t n = got->size();
-        if (n > 0) in_.adopt(std::move(*got));
-        co_return n;
-      }
-    }
-    MutableBytes room = in_.space(max_total);
-    auto got = co_await stream_.recv(room);
-    if (got && *got > 0) {
-      in_.commit(*got);
-    } else {
-      in_.release_if_empty();  // nothing came: hold no buffer at the end of the stream
-    }
-    co_return got;
-  }
-
-  Task<std::error_code> write_slow(ConstBytes data) {
-    if (data.size() >= out_.unit()) {
-      if constexpr (GatheringSender<S>) {
-        if (!out_.empty()) {
-          iovec gather[2] = {{const_cast<std::byte*>(out_.data().data()), out_.size()},
-                             {const_cast<std::byte*>(data.data()), data.size()}};
-          auto sent = co_await stream_.send_all(std::span<iovec>(gather));
-          out_.release();
-          co_return note(sent);
-        }
-      } else {
-        if (std::error_code ec = co_await flush()) co_return ec;
-      }
-      co_return note(co_await stream_.send_all(data));
-    }
-    std::size_t first = out_.append(data);
-    if (std::error_code ec = co_await flush_now()) co_return ec;
-    out_.append(data.subspan(first));
-    co_return std::error_code{};
-  }
-
-  MaybeReady<std::error_code> flush_now() { return flush_task(); }
-  Task<std::error_code> flush_task() {
-    auto sent = co_await stream_.send_all(out_.data());
-    out_.release();
-    co_return note(sent);
+  friend class detail::BufferedIo<S>;
+  detail::BufferedIo<S>& io() {
+    if (!io_) io_ = std::make_unique<detail::BufferedIo<S>>();
+    return *io_;
   }
 
   std::error_code note(const Result<std::size_t>& sent) noexcept {
@@ -266,6 +197,7 @@ class BufferedStream {
   detail::WriteBuffer out_;
   S stream_;  // after the buffers: constructed from the same argument they take their pool from
   std::error_code write_error_;
+  std::unique_ptr<detail::BufferedIo<S>> io_;  // last: abandons an operation in flight before what it uses goes
 };
 
 namespace detail {

@@ -1,5 +1,5 @@
 // ByteStream: what the buffered and protocol layers (BufferedStream, chunked HTTP bodies) need from a
-// connected stream. StreamSocket models it today; a TLS stream models it by offering the same calls.
+// connected stream. StreamSocket and TlsStream (reactor/tls/tls_stream.hpp) model it.
 //
 // Required (coroutine form; each call returns something co_await-able):
 //     co_await s.recv(MutableBytes)    -> Result<std::size_t>   some bytes, 0 at end of stream

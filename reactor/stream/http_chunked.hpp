@@ -218,35 +218,41 @@ class ChunkedWriter {
  public:
   explicit ChunkedWriter(BufferedStream<S>& out) noexcept : out_(out) {}
 
-  // One chunk holding data (through the stream's buffer; large data leaves in one gathered send with its
-  // header). Empty data writes nothing: a zero-size chunk would end the body.
-  MaybeReady<std::error_code> write(ConstBytes data) { return write_task(data); }
-  MaybeReady<std::error_code> write(std::string_view text) { return write_task(as_bytes(text)); }
+  // One chunk holding data (through the stream's buffer; a chunk that does not fit leaves with what is
+  // buffered in one gathered send, the data not copied). Empty data writes nothing: a zero-size chunk would
+  // end the body. data must outlive the co_await. No call allocates.
+  MaybeReady<std::error_code> write(ConstBytes data) {
+    if (finished_) return make_error_code(std::errc::operation_not_permitted);
+    if (data.empty()) return std::error_code{};
+    header_length_ = http::format_chunk_header(data.size(), header_);
+    const ConstBytes pieces[] = {as_bytes(std::string_view(header_, header_length_)), data, as_bytes(kCrlf)};
+    return out_.write_pieces(pieces);
+  }
+  MaybeReady<std::error_code> write(std::string_view text) { return write(as_bytes(text)); }
 
   // The last chunk, the trailer fields and the closing empty line, then a flush. A trailer that could not
   // be sent intact (bad name, CR/LF in a value) fails with HttpErrc::invalid_field before anything is written.
-  MaybeReady<std::error_code> finish(std::span<const HeaderField> trailers = {}) { return finish_task(trailers); }
+  MaybeReady<std::error_code> finish(std::span<const HeaderField> trailers = {}) {
+    if (finished_) return make_error_code(std::errc::operation_not_permitted);
+    for (const HeaderField& f : trailers)
+      if (!http::valid_field(f.name, f.value)) return make_error_code(HttpErrc::invalid_field);
+    finished_ = true;
+    if (trailers.empty()) {
+      const ConstBytes last[] = {as_bytes(std::string_view("0\r\n\r\n"))};
+      return out_.write_pieces(last, true);
+    }
+    return finish_with_trailers(trailers);  // trailers are rare: a coroutine frame is fine there
+  }
   MaybeReady<std::error_code> finish(std::initializer_list<HeaderField> trailers) {
-    return finish_task(std::span<const HeaderField>(trailers.begin(), trailers.size()));
+    return finish(std::span<const HeaderField>(trailers.begin(), trailers.size()));
   }
 
   bool finished() const noexcept { return finished_; }
 
  private:
-  Task<std::error_code> write_task(ConstBytes data) {
-    if (finished_) co_return make_error_code(std::errc::operation_not_permitted);
-    if (data.empty()) co_return std::error_code{};
-    char header[20];
-    std::size_t n = http::format_chunk_header(data.size(), header);
-    if (std::error_code ec = co_await out_.write(std::string_view(header, n))) co_return ec;
-    if (std::error_code ec = co_await out_.write(data)) co_return ec;
-    co_return co_await out_.write(std::string_view("\r\n"));
-  }
-  Task<std::error_code> finish_task(std::span<const HeaderField> trailers) {
-    if (finished_) co_return make_error_code(std::errc::operation_not_permitted);
-    for (const HeaderField& f : trailers)
-      if (!http::valid_field(f.name, f.value)) co_return make_error_code(HttpErrc::invalid_field);
-    finished_ = true;
+  static constexpr std::string_view kCrlf = "\r\n";
+
+  Task<std::error_code> finish_with_trailers(std::span<const HeaderField> trailers) {
     if (std::error_code ec = co_await out_.write(std::string_view("0\r\n"))) co_return ec;
     for (const HeaderField& f : trailers) {
       const std::string_view parts[] = {f.name, ": ", f.value, "\r\n"};
@@ -258,6 +264,8 @@ class ChunkedWriter {
   }
   BufferedStream<S>& out_;
   bool finished_ = false;
+  char header_[20] = {};  // the chunk header being written: it must outlive a send in flight
+  std::size_t header_length_ = 0;
 };
 
 extern template class ChunkedReader<StreamSocket>;

@@ -2,9 +2,42 @@
 
 #include <climits>
 
+#include "reactor/tls/tls_state.hpp"
+#include "reactor/tls/tls_stream.hpp"
+
 namespace rfarm {
 
-SendQueue::SendQueue(StreamSocket& socket) noexcept : state_(socket.state()) {}
+// A socket's gathered sendmsg, as a send operation of the queue's own.
+struct SendQueue::SocketSender final : Sender {
+  explicit SocketSender(StreamSocket& socket) noexcept : state(socket.state()) {}
+  Reactor& reactor() noexcept override { return *state->reactor; }
+  bool busy() const noexcept override { return op.busy(); }
+  void launch(std::span<iovec> gather, InplaceFunction<void(Result<std::size_t>), 16> done) noexcept override {
+    op.buffer = {};
+    op.gather = gather;
+    op.launch(state, std::move(done));
+  }
+  detail::SocketState* state;
+  detail::HandlerOperation<detail::SendAll, 16> op;
+};
+
+// A TLS stream's gathered send (small buffers packed into full records), as an operation of the queue's own.
+struct SendQueue::TlsSender final : Sender {
+  explicit TlsSender(TlsStream& stream) noexcept : state(stream.state()) {}
+  Reactor& reactor() noexcept override { return state->reactor(); }
+  bool busy() const noexcept override { return op.busy(); }
+  void launch(std::span<iovec> gather, InplaceFunction<void(Result<std::size_t>), 16> done) noexcept override {
+    op.data = {};
+    op.all = true;
+    op.gather = gather;
+    op.launch(state, std::move(done));
+  }
+  detail::TlsState* state;
+  detail::TlsHandlerOperation<detail::TlsSendLogic, 16> op;
+};
+
+SendQueue::SendQueue(StreamSocket& socket) : sender_(std::make_unique<SocketSender>(socket)) {}
+SendQueue::SendQueue(TlsStream& stream) : sender_(std::make_unique<TlsSender>(stream)) {}
 
 SendQueue::~SendQueue() = default;
 
@@ -42,13 +75,13 @@ void SendQueue::enqueue(Chunk chunk, std::size_t size) {
   if (failed_ || size == 0) return;
   chunks_.push_back(std::move(chunk));
   queued_bytes_ += size;
-  state_->reactor->at_end_of_turn(flush_hook_);
+  sender_->reactor().at_end_of_turn(flush_hook_);
 }
 
 void SendQueue::flush(TurnHook& hook) noexcept { static_cast<FlushHook&>(hook).queue->start_send(); }
 
 void SendQueue::start_send() noexcept {
-  if (in_flight_ > 0 || chunks_.empty() || failed_ || send_.busy()) return;
+  if (in_flight_ > 0 || chunks_.empty() || failed_ || sender_->busy()) return;
   // One sendmsg takes at most IOV_MAX buffers; the rest follow when it completes.
   in_flight_ = std::min<std::size_t>(chunks_.size(), IOV_MAX);
   iovecs_.clear();
@@ -57,9 +90,7 @@ void SendQueue::start_send() noexcept {
     iovecs_.push_back({const_cast<std::byte*>(b.data()), b.size()});
   }
   ++sends_started_;
-  send_.buffer = {};
-  send_.gather = iovecs_;
-  send_.launch(state_, [this](Result<std::size_t> sent) { on_sent(sent); });
+  sender_->launch(iovecs_, [this](Result<std::size_t> sent) { on_sent(sent); });
 }
 
 void SendQueue::on_sent(Result<std::size_t> sent) noexcept {
@@ -76,7 +107,7 @@ void SendQueue::on_sent(Result<std::size_t> sent) noexcept {
     chunks_.pop_front();
   }
   if (!chunks_.empty()) {
-    state_->reactor->at_end_of_turn(flush_hook_);
+    sender_->reactor().at_end_of_turn(flush_hook_);
   } else if (on_drained_) {
     on_drained_();
   }

@@ -1,16 +1,19 @@
 // SendQueue: owned buffers queued on a stream during a loop turn leave together, in one gathered sendmsg, at
 // the end of the turn. Frames queued while a send is in flight go out in the next one. Nothing is copied: a
-// PooledBuffer received from one socket can be queued on another as is.
+// PooledBuffer received from one socket can be queued on another as is. Over a StreamSocket or a TlsStream
+// (whose gathered send packs small buffers into full records: TlsStream::send_all).
 //
-//     rfarm::SendQueue out(sock);
+//     rfarm::SendQueue out(sock);                // or SendQueue out(tls);
 //     out.push(header_bytes);     // std::string, std::vector<std::byte> or PooledBuffer
 //     out.push(std::move(body));  // both leave in one sendmsg when the turn ends
 //
 // The queue owns its send operation: destroying the queue abandons a send in flight. Destroy the queue
-// before the socket (declare it after the socket).
+// before the stream (declare it after the stream).
 #pragma once
 
 #include <deque>
+#include <memory>
+#include <span>
 #include <string>
 #include <variant>
 #include <vector>
@@ -19,9 +22,12 @@
 
 namespace rfarm {
 
+class TlsStream;
+
 class SendQueue {
  public:
-  explicit SendQueue(StreamSocket& socket) noexcept;
+  explicit SendQueue(StreamSocket& socket);
+  explicit SendQueue(TlsStream& stream);
   SendQueue(const SendQueue&) = delete;
   SendQueue& operator=(const SendQueue&) = delete;
   ~SendQueue();
@@ -50,7 +56,16 @@ class SendQueue {
   void start_send() noexcept;
   void on_sent(Result<std::size_t> sent) noexcept;
 
-  detail::SocketState* state_;
+  // The stream's gathered send, owned by the queue (send_queue.cpp).
+  struct Sender {
+    virtual ~Sender() = default;
+    virtual Reactor& reactor() noexcept = 0;
+    virtual void launch(std::span<iovec> gather, InplaceFunction<void(Result<std::size_t>), 16> done) noexcept = 0;
+    virtual bool busy() const noexcept = 0;
+  };
+  struct SocketSender;
+  struct TlsSender;
+
   std::deque<Chunk> chunks_;
   std::vector<iovec> iovecs_;
   std::size_t in_flight_ = 0;  // chunks_ entries covered by the send in flight
@@ -63,7 +78,7 @@ class SendQueue {
     explicit FlushHook(SendQueue* q) noexcept : TurnHook(&SendQueue::flush), queue(q) {}
     SendQueue* queue;
   } flush_hook_{this};
-  detail::HandlerOperation<detail::SendAll, 16> send_;  // last: abandoned before the buffers it points at go
+  std::unique_ptr<Sender> sender_;  // last: abandoned before the buffers it points at go
 };
 
 }  // namespace rfarm

@@ -65,6 +65,30 @@ MutableBytes ReadBuffer::space(std::size_t max_total) {
   return {base_ + end_, capacity_ - end_};
 }
 
+MutableBytes ReadBuffer::space_for(std::size_t total) {
+  if (base_ == nullptr) {
+    lease_ = pool_->acquire();
+    base_ = lease_.data();
+    capacity_ = lease_.capacity();
+    begin_ = end_ = 0;
+  }
+  if (total > capacity_) {
+    auto block = std::make_unique<std::byte[]>(total);
+    if (size() > 0) std::memcpy(block.get(), base_ + begin_, size());
+    end_ = size();
+    begin_ = 0;
+    lease_.reset();
+    heap_ = std::move(block);
+    base_ = heap_.get();
+    capacity_ = total;
+  } else if (begin_ + total > capacity_ || end_ == capacity_) {
+    std::memmove(base_, base_ + begin_, size());
+    end_ -= begin_;
+    begin_ = 0;
+  }
+  return {base_ + end_, capacity_ - end_};
+}
+
 std::size_t ReadBuffer::find(std::string_view delimiter, std::size_t from) const noexcept {
   std::string_view haystack = as_chars(data());
   if (from >= haystack.size()) return std::string_view::npos;

@@ -43,6 +43,13 @@ class ReadBuffer {
   // no larger than max_total (the most the current read can need buffered at once).
   MutableBytes space(std::size_t max_total);
   void commit(std::size_t n) noexcept { end_ += n; }
+  // Room to receive the rest of a record of `total` bytes that starts at the front of the buffered bytes
+  // (a length-prefixed frame whose size is known): a record larger than a pool buffer moves at once to a heap
+  // block of exactly `total` bytes (one allocation, and the receive fills it without overshooting); a smaller
+  // one is slid to the front of its pool buffer if it would not fit behind.
+  MutableBytes space_for(std::size_t total);
+  // Whether storage (a pool buffer or a heap block) is held.
+  bool holds_storage() const noexcept { return base_ != nullptr; }
 
   // Offset of the first occurrence of delimiter at or after `from`, or npos.
   std::size_t find(std::string_view delimiter, std::size_t from) const noexcept;

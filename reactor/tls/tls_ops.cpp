@@ -6,6 +6,7 @@
 #include <openssl/ssl.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "reactor/tls/tls_error.hpp"
 #include "reactor/tls/tls_state.hpp"
@@ -18,6 +19,8 @@ namespace {
 constexpr std::size_t kOutputWindow = 256 * 1024;
 // Plaintext per SSL_write: four full records, which leave together.
 constexpr std::size_t kWriteChunk = 64 * 1024;
+// The most plaintext one TLS record carries (RFC 8446 section 5.1): what small buffers are packed up to.
+constexpr std::size_t kRecordPlaintext = 16 * 1024;
 
 }  // namespace
 
@@ -170,12 +173,15 @@ Result<PooledBuffer> TlsRecvPooledLogic::finish() noexcept {
 
 void TlsSendLogic::prepare(TlsState& s, TlsOp&) noexcept {
   offset = 0;
+  next_iovec = 0;
+  packed.reset();
   mark = s.produced();
   error = {};
   draining = false;
 }
 
 TlsStep TlsSendLogic::step(TlsState& s) noexcept {
+  if (!gather.empty()) return step_gather(s);
   if (draining) return drain(s);
   if (std::error_code f = s.failure()) return fail(s, f);
   if (std::error_code e = s.send_error()) return fail(s, e);
@@ -200,6 +206,63 @@ TlsStep TlsSendLogic::step(TlsState& s) noexcept {
     return fail(s, ec);
   }
   bool encrypted = all ? offset == data.size() : (offset > 0 || data.empty());
+  return encrypted && s.sent() >= mark ? TlsStep::done : TlsStep::wait;
+}
+
+bool TlsSendLogic::write_record(TlsState& s, ConstBytes bytes, TlsStep* outcome) noexcept {
+  std::size_t n = 0;
+  ERR_clear_error();
+  // Without SSL_MODE_ENABLE_PARTIAL_WRITE, success means every byte was taken; our BIO never refuses a
+  // write, so the only retry is for input (a handshake message), made with the same bytes (SSL_write(3)).
+  if (SSL_write_ex(s.ssl(), bytes.data(), bytes.size(), &n) == 1) {
+    offset += n;
+    mark = s.produced();
+    return true;
+  }
+  std::error_code ec;
+  switch (s.classify(0, ec)) {
+    case TlsState::Outcome::want_input: s.need_input(); *outcome = TlsStep::wait; return false;
+    case TlsState::Outcome::closed: ec = make_tls_error(TlsErrc::invalid_state); break;
+    case TlsState::Outcome::failed: break;
+  }
+  *outcome = fail(s, ec);
+  return false;
+}
+
+TlsStep TlsSendLogic::step_gather(TlsState& s) noexcept {
+  if (draining) return drain(s);
+  if (std::error_code f = s.failure()) return fail(s, f);
+  if (std::error_code e = s.send_error()) return fail(s, e);
+  TlsStep outcome = TlsStep::wait;
+  while (s.unsent() < kOutputWindow) {
+    if (packed) {  // a packed record not yet taken (SSL_write wanted input): retry with the same bytes
+      if (!write_record(s, packed.bytes(), &outcome)) return outcome;
+      packed.reset();
+      continue;
+    }
+    while (next_iovec < gather.size() && gather[next_iovec].iov_len == 0) ++next_iovec;
+    if (next_iovec == gather.size()) break;
+    iovec& first = gather[next_iovec];
+    if (first.iov_len >= kRecordPlaintext) {  // large: encrypted where it is, a few records per call
+      std::size_t chunk = std::min(first.iov_len, kWriteChunk);
+      if (!write_record(s, {static_cast<const std::byte*>(first.iov_base), chunk}, &outcome)) return outcome;
+      first.iov_base = static_cast<std::byte*>(first.iov_base) + chunk;
+      first.iov_len -= chunk;
+      continue;
+    }
+    // Small: copy buffers (and the head of a large one that follows) into one record-sized block.
+    packed = s.reactor().receive_pool().acquire();
+    std::size_t room = std::min(packed.capacity(), kRecordPlaintext);
+    for (std::size_t i = next_iovec; i < gather.size() && packed.size() < room; ++i) {
+      iovec& v = gather[i];
+      std::size_t take = std::min(v.iov_len, room - packed.size());
+      std::memcpy(packed.writable().data(), v.iov_base, take);
+      packed.commit(take);
+      v.iov_base = static_cast<std::byte*>(v.iov_base) + take;
+      v.iov_len -= take;
+    }
+  }
+  bool encrypted = !packed && next_iovec == gather.size();
   return encrypted && s.sent() >= mark ? TlsStep::done : TlsStep::wait;
 }
 

@@ -4,7 +4,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <system_error>
+
+#include <sys/uio.h>
 
 #include "lib/buffer_pool.hpp"
 #include "lib/bytes.hpp"
@@ -70,11 +73,14 @@ struct TlsRecvPooledLogic : TlsFailure {
 };
 
 // Encrypts data and finishes once its records have been handed to the kernel. `all`: every byte (send_all);
-// otherwise as much as one output window takes (send).
+// otherwise as much as one output window takes (send). With a gather list instead of data (send_all of
+// iovecs), small buffers are packed together into full records (one SSL_write per 16 KiB, not one per
+// buffer), large ones are encrypted in place; the iovecs are advanced in place as their bytes are taken.
 struct TlsSendLogic : TlsFailure {
   using result_type = Result<std::size_t>;
   TlsSendLogic() noexcept = default;
   TlsSendLogic(ConstBytes d, bool every) noexcept : data(d), all(every) {}
+  explicit TlsSendLogic(std::span<iovec> buffers) noexcept : all(true), gather(buffers) {}
   void prepare(TlsState& s, TlsOp& self) noexcept;
   TlsStep step(TlsState& s) noexcept;
   result_type finish() noexcept;
@@ -84,6 +90,14 @@ struct TlsSendLogic : TlsFailure {
   bool all = true;
   std::size_t offset = 0;  // bytes handed to SSL_write
   std::uint64_t mark = 0;  // the stream's output position after our last record
+  std::span<iovec> gather;  // used when non-empty
+  std::size_t next_iovec = 0;
+  PooledBuffer packed;  // small buffers packed into one record, until SSL_write took them
+
+ private:
+  TlsStep step_gather(TlsState& s) noexcept;
+  // SSL_write_ex of all of bytes; false (with the step to return in *outcome) if it could not.
+  bool write_record(TlsState& s, ConstBytes bytes, TlsStep* outcome) noexcept;
 };
 
 // Sends close_notify, waits until it has left, then half-closes the socket (the peer reads end of stream).

@@ -163,6 +163,7 @@ int TlsState::bio_write(const char* in, std::size_t len, std::size_t* done) noex
     left -= take;
   }
   produced_ += len;
+  ++counters_.record_writes;
   *done = len;
   flush_soon();
   return 1;

@@ -83,6 +83,7 @@ class TlsState {
     std::uint64_t sends = 0;     // gathered ciphertext sends started
     std::uint64_t bytes_in = 0;
     std::uint64_t bytes_out = 0;
+    std::uint64_t record_writes = 0;  // bio_write calls
   };
   const Counters& counters() const noexcept { return counters_; }
 

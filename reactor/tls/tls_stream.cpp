@@ -113,6 +113,7 @@ void TlsStream::async_send(ConstBytes data, SizeHandler handler) {
   start_tls_op(state_.get(), state_->send_op, std::move(handler), [&](auto& op) {
     op.data = data;
     op.all = false;
+    op.gather = {};
   });
 }
 
@@ -120,6 +121,15 @@ void TlsStream::async_send_all(ConstBytes data, SizeHandler handler) {
   start_tls_op(state_.get(), state_->send_op, std::move(handler), [&](auto& op) {
     op.data = data;
     op.all = true;
+    op.gather = {};
+  });
+}
+
+void TlsStream::async_send_all(std::span<iovec> buffers, SizeHandler handler) {
+  start_tls_op(state_.get(), state_->send_op, std::move(handler), [&](auto& op) {
+    op.data = {};
+    op.all = true;
+    op.gather = buffers;
   });
 }
 
@@ -186,7 +196,7 @@ std::error_code TlsStream::verify_result() const noexcept {
 TlsStream::Stats TlsStream::stats() const noexcept {
   if (!state_) return {};
   const auto& c = state_->counters();
-  return {c.receives, c.sends, c.bytes_in, c.bytes_out};
+  return {c.receives, c.sends, c.bytes_in, c.bytes_out, c.record_writes};
 }
 
 }  // namespace rfarm

@@ -91,6 +91,12 @@ class TlsStream {
   SendAwaitable send(ConstBytes data) noexcept { return SendAwaitable(state_.get(), data, false); }
   // Every byte, as records of up to 16 KiB; completes once the last one is in the kernel.
   SendAwaitable send_all(ConstBytes data) noexcept { return SendAwaitable(state_.get(), data, true); }
+  // Every byte of every buffer -> Result<size_t>, the iovecs advanced in place (as StreamSocket's). Small
+  // buffers are packed into full 16 KiB records rather than one record each, large ones encrypted where
+  // they are; the records of a turn leave in one gathered sendmsg. The buffers must stay valid until it
+  // completes.
+  //     iovec parts[] = {{head, 5}, {body, n}};  co_await tls.send_all(std::span<iovec>(parts));
+  SendAwaitable send_all(std::span<iovec> buffers) noexcept { return SendAwaitable(state_.get(), buffers); }
   // Sends close_notify and half-closes the socket once it has left -> std::error_code. Keep receiving until
   // recv returns 0 to see the peer's close_notify too. Before the handshake ended: TlsErrc::invalid_state.
   ShutdownAwaitable shutdown() noexcept { return ShutdownAwaitable(state_.get()); }
@@ -106,6 +112,7 @@ class TlsStream {
   void async_recv_pooled(BufferHandler handler);
   void async_send(ConstBytes data, SizeHandler handler);
   void async_send_all(ConstBytes data, SizeHandler handler);
+  void async_send_all(std::span<iovec> buffers, SizeHandler handler);
   void async_shutdown(ErrorHandler handler);
 
   // --- state ------------------------------------------------------------------------------------------
@@ -117,6 +124,8 @@ class TlsStream {
   StreamSocket& socket() noexcept;
   // The OpenSSL session, for what rfarm does not wrap (e.g. SSL_export_keying_material).
   SSL* native_handle() const noexcept;
+  // The stream's state, for the stream layer's own operations on it (SendQueue).
+  detail::TlsState* state() const noexcept { return state_.get(); }
 
   // --- after the handshake ----------------------------------------------------------------------------
   bool handshake_done() const noexcept;
@@ -137,6 +146,8 @@ class TlsStream {
     std::uint64_t ciphertext_sends = 0;     // gathered sends to the socket (each may carry many records)
     std::uint64_t bytes_in = 0;             // ciphertext bytes received
     std::uint64_t bytes_out = 0;            // ciphertext bytes sent
+    std::uint64_t record_writes = 0;        // ciphertext writes by OpenSSL: one per record (or per batch of
+                                            // records for the few ciphers with multi-block writes)
   };
   Stats stats() const noexcept;
 

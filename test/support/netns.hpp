@@ -1,12 +1,15 @@
 // VethNamespaces: two private network namespaces joined by a veth pair, for tests that need traffic to cross
-// between hosts (multicast, broadcast) without touching the machine's own interfaces. Removed again (with
-// their interfaces) when the object goes away, whatever the test did.
+// between hosts (multicast, broadcast), or links, addresses and per-namespace sysctls of their own
+// (net.ipv4.tcp_fastopen), without touching the machine's own network. Removed again (with their interfaces)
+// when the object goes away, whatever the test did. The one namespace helper of the test suite.
 //
 //   side a: interface "veth-a", 10.77.0.1/24 and 10.77.0.3/24, fd77::1/64 and fd77::3/64
 //   side b: interface "veth-b", 10.77.0.2/24, fd77::2/64
 //
 //     auto net = VethNamespaces::create("mcast");         // skips the test when it cannot (not root)
 //     int fd = net->socket_in(Side::b, AF_INET, SOCK_DGRAM).value();   // a socket living in namespace b
+//     run_command(net->exec_in(Side::a, {"sysctl", "-qw", "net.ipv4.tcp_fastopen=3"}));
+//     auto links = net->run_in(Side::a, [] { return list_interfaces(); });   // this thread, inside a, meanwhile
 #pragma once
 
 #include <fcntl.h>
@@ -15,14 +18,32 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "lib/error.hpp"
 #include "test/support/child_process.hpp"
 
 namespace rfarm::test {
 
+// Runs a command to completion (bounded); its exit status, or -1.
+inline int run_command(const std::vector<std::string>& argv, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+  auto child = ChildProcess::spawn(argv);
+  if (!child) return -1;
+  child->close_stdin();
+  return child->wait(limit);
+}
+
 enum class Side { a, b };
+
+// What VethNamespaces::create builds.
+struct NamespaceLayout {
+  bool veth_pair = true;                 // false: namespace a alone, with only its loopback (no side b)
+  bool wait_for_multicast_route = true;  // for tests that send IPv6 multicast (see create())
+};
 
 class VethNamespaces {
  public:
@@ -35,10 +56,11 @@ class VethNamespaces {
       if (!ns.empty()) run({"ip", "netns", "del", ns});
   }
 
-  // Names are unique per process and tag. On failure the error says which command failed.
-  static Result<VethNamespaces> create(const std::string& tag, std::string* why) {
+  // Names are unique per process and tag. On failure the error says which command failed. Each `ip` command
+  // is a process: a test that needs one namespace and its loopback asks for {.veth_pair = false}.
+  static Result<VethNamespaces> create(const std::string& tag, std::string* why, NamespaceLayout layout = {}) {
     std::string base = "rfarm-" + tag + "-" + std::to_string(::getpid());
-    VethNamespaces n(base + "-a", base + "-b");
+    VethNamespaces n(base + "-a", layout.veth_pair ? base + "-b" : std::string());
     auto step = [&](std::vector<std::string> argv) {
       if (run(argv)) return true;
       std::string text;
@@ -50,6 +72,10 @@ class VethNamespaces {
       n.a_.clear();
       n.b_.clear();
       return fail(std::make_error_code(std::errc::operation_not_permitted));
+    }
+    if (!layout.veth_pair) {
+      if (!step({"ip", "-n", n.a_, "link", "set", "lo", "up"})) return fail(std::make_error_code(std::errc::operation_not_permitted));
+      return n;
     }
     // Without DAD the link-local address is usable at once; while it is tentative (about a second) the kernel
     // has no ff00::/8 route on the link and drops incoming IPv6 multicast (Ip6InNoRoutes).
@@ -70,6 +96,7 @@ class VethNamespaces {
     // The kernel adds the link's ff00::/8 route from a work queue after the link comes up; sending or
     // receiving IPv6 multicast before then fails (ENETUNREACH, Ip6InNoRoutes). Bounded: 200 checks.
     for (const std::string& ns : {n.a_, n.b_}) {
+      if (!layout.wait_for_multicast_route) break;
       bool routed = false;
       for (int i = 0; i < 200 && !routed; ++i) {
         auto c = ChildProcess::spawn({"ip", "-n", ns, "-6", "route", "show", "table", "local", "type", "multicast"});
@@ -111,6 +138,19 @@ class VethNamespaces {
     return index;
   }
 
+  // Runs fn() with this thread inside the namespace (sockets it makes live there, netlink sees its links) and
+  // returns what fn returned; fails with why the thread could not get in.
+  template <class Fn>
+  auto run_in(Side s, Fn fn) const -> Result<std::invoke_result_t<Fn&>> {
+    std::optional<std::invoke_result_t<Fn&>> out;
+    auto ec = inside(s, [&] {
+      out.emplace(fn());
+      return true;
+    });
+    if (ec) return fail(ec);
+    return std::move(*out);
+  }
+
   // argv prefixed with "ip netns exec <namespace>".
   std::vector<std::string> exec_in(Side s, std::vector<std::string> argv) const {
     std::vector<std::string> all{"ip", "netns", "exec", name(s)};
@@ -121,10 +161,7 @@ class VethNamespaces {
  private:
   VethNamespaces(std::string a, std::string b) : a_(std::move(a)), b_(std::move(b)) {}
 
-  static bool run(const std::vector<std::string>& argv) {
-    auto c = ChildProcess::spawn(argv);
-    return c && c->wait(std::chrono::seconds(10)) == 0;
-  }
+  static bool run(const std::vector<std::string>& argv) { return run_command(argv) == 0; }
 
   // Runs fn with this thread in the namespace, then switches back.
   template <class Fn>

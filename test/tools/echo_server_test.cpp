@@ -28,7 +28,7 @@
 
 #include "test/support/byte_pattern.hpp"
 #include "test/support/temp_dir.hpp"
-#include "tools/endpoint.hpp"
+#include "reactor/net/endpoint.hpp"
 
 extern char** environ;
 
@@ -307,9 +307,9 @@ class EchoServerTest : public EchoServerHarness, public ::testing::WithParamInte
 
 TEST_P(EchoServerTest, PrintsTheBoundTcpEndpointFirst) {
   START_OR_SKIP(endpoint, "tcp:127.0.0.1:0");
-  auto parsed = tools::parse_endpoint(endpoint);
+  auto parsed = EndpointSpec::parse(endpoint);
   ASSERT_TRUE(parsed) << "first line is not an endpoint: " << endpoint;
-  EXPECT_EQ(parsed->transport, tools::Transport::tcp);
+  EXPECT_EQ(parsed->transport, Transport::tcp);
   EXPECT_EQ(parsed->address.ip_string(), "127.0.0.1");
   EXPECT_NE(parsed->address.port(), 0) << "port 0 must be replaced by the bound port";
 }
@@ -394,7 +394,7 @@ TEST_P(EchoServerTest, EchoesOverAnAbstractUnixName) {
 
 TEST_P(EchoServerTest, SigtermWithAConnectionOpenExitsWithStatusZero) {
   START_OR_SKIP(endpoint, "tcp:127.0.0.1:0");
-  auto parsed = tools::parse_endpoint(endpoint);
+  auto parsed = EndpointSpec::parse(endpoint);
   ASSERT_TRUE(parsed);
   // An idle client keeps one echo task suspended in a receive while the server shuts down.
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "test/support/tls_peers.hpp"
 #include "test/support/tls_pki.hpp"
@@ -126,7 +127,38 @@ TEST_F(TlsEchoServerTest, UnreadableCertificateStopsItAtStartWithTheReason) {
   int status = -1;
   std::string out = read_all(*child, &status);
   EXPECT_EQ(status, 1) << out;
-  EXPECT_NE(out.find("No such file or directory"), std::string::npos) << out;
+  EXPECT_NE(out.find("--tls-cert /nonexistent/cert.pem: cannot read: No such file or directory"), std::string::npos)
+      << out;
+}
+
+// What OpenSSL refuses is reported against the option that brought the file, with OpenSSL's reason.
+TEST_F(TlsEchoServerTest, EachTlsFileProblemNamesItsOption) {
+  struct Case {
+    std::vector<std::string> files;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {{"--tls-cert", pki().server_cert, "--tls-key", "/nonexistent/key.pem"},
+       "--tls-key /nonexistent/key.pem: cannot read"},
+      {{"--tls-cert", pki().server_key, "--tls-key", pki().server_key},
+       "--tls-cert " + pki().server_key + ": not a PEM certificate"},
+      {{"--tls-cert", pki().server_cert, "--tls-key", pki().client_key}, "--tls-key " + pki().client_key + ": "},
+      {{"--tls-cert", pki().server_cert, "--tls-key", pki().server_key, "--tls-ca", pki().server_key},
+       "--tls-ca " + pki().server_key + ": "},
+      {{"--tls-cert", pki().server_cert, "--tls-key", pki().server_key, "--tls-ca", "/nonexistent/ca.pem"},
+       "--tls-ca /nonexistent/ca.pem: cannot read"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> argv{echo_server_, "--listen", "tls:127.0.0.1:0"};
+    argv.insert(argv.end(), c.files.begin(), c.files.end());
+    auto child = spawn_merged(argv);
+    ASSERT_TRUE(child);
+    int status = -1;
+    std::string out = read_all(*child, &status);
+    EXPECT_EQ(status, 1) << c.says << "\n" << out;
+    EXPECT_TRUE(out.starts_with("echo-server: " + c.says)) << "wanted '" << c.says << "' in:\n" << out;
+    EXPECT_EQ(out.find("tls:127.0.0.1:"), std::string::npos) << "it must not listen:\n" << out;
+  }
 }
 
 }  // namespace

@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "reactor/loop/reactor.hpp"
 
@@ -39,16 +42,63 @@ TEST(BackendKindTest, AutomaticChoiceGivesAWorkingBackend) {
   EXPECT_NE((*reactor)->backend_kind(), BackendKind::automatic);
 }
 
+// Sets RFARM_BACKEND for the scope of one test (nullptr: unset), and puts back what was there.
+class ScopedBackendVariable {
+ public:
+  explicit ScopedBackendVariable(const char* value) {
+    if (const char* old = std::getenv("RFARM_BACKEND")) saved_ = old;
+    if (value) ::setenv("RFARM_BACKEND", value, 1); else ::unsetenv("RFARM_BACKEND");
+  }
+  ~ScopedBackendVariable() {
+    if (saved_) ::setenv("RFARM_BACKEND", saved_->c_str(), 1); else ::unsetenv("RFARM_BACKEND");
+  }
+
+ private:
+  std::optional<std::string> saved_;
+};
+
 TEST(BackendKindTest, RfarmBackendVariableChoosesEpoll) {
-  const char* old = std::getenv("RFARM_BACKEND");
-  std::string saved = old ? old : "";
-  ::setenv("RFARM_BACKEND", "epoll", 1);
+  ScopedBackendVariable env("epoll");
   ReactorOptions options;
   options.log_level = LogLevel::off;
   auto reactor = Reactor::create(options);
-  if (old) ::setenv("RFARM_BACKEND", saved.c_str(), 1); else ::unsetenv("RFARM_BACKEND");
   ASSERT_TRUE(reactor) << reactor.error().message();
   EXPECT_EQ((*reactor)->backend_kind(), BackendKind::epoll);
+}
+
+// These are about how the backend is chosen, before any exists: no BackendTest parameter applies, as the
+// variable is what picks the backend (or refuses to).
+TEST(BackendKindTest, UnknownRfarmBackendFailsCreateAndSaysWhy) {
+  ScopedBackendVariable env("epol");
+  std::vector<std::string> lines;
+  ReactorOptions options;
+  options.log_level = LogLevel::warn;
+  options.log_sink = [&lines](LogLevel, std::string_view line) { lines.emplace_back(line); };
+  auto reactor = Reactor::create(options);
+  ASSERT_FALSE(reactor) << "RFARM_BACKEND=epol must not fall back silently to a backend of the reactor's choice";
+  EXPECT_EQ(reactor.error(), std::errc::invalid_argument);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("RFARM_BACKEND=epol"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("epoll, uring, auto"), std::string::npos) << lines[0];
+}
+
+TEST(BackendKindTest, ExplicitBackendIgnoresRfarmBackend) {
+  ScopedBackendVariable env("bogus");
+  ReactorOptions options;
+  options.backend = BackendKind::epoll;
+  options.log_level = LogLevel::off;
+  auto reactor = Reactor::create(options);
+  ASSERT_TRUE(reactor) << reactor.error().message();
+  EXPECT_EQ((*reactor)->backend_kind(), BackendKind::epoll);
+}
+
+TEST(BackendKindTest, EmptyRfarmBackendMeansUnset) {
+  ScopedBackendVariable env("");
+  ReactorOptions options;
+  options.log_level = LogLevel::off;
+  auto reactor = Reactor::create(options);
+  ASSERT_TRUE(reactor) << reactor.error().message();
+  EXPECT_NE((*reactor)->backend_kind(), BackendKind::automatic);
 }
 
 }  // namespace

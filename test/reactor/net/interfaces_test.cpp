@@ -6,12 +6,11 @@
 #include <cstdio>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "reactor/net/interfaces.hpp"
 #include "test/support/child_process.hpp"
-#include "test/support/network_namespace.hpp"
+#include "test/support/netns.hpp"
 
 namespace rfarm {
 namespace {
@@ -83,9 +82,11 @@ std::vector<std::string> ours() {
   return lines;
 }
 
-std::vector<std::string> iproute2() {
+// argv_prefix: e.g. "ip netns exec NAME", to look into another namespace.
+std::vector<std::string> iproute2(std::vector<std::string> argv_prefix = {}) {
   std::vector<std::string> lines;
-  auto py = test::ChildProcess::spawn({test::python3(), "-c", kCanonicalIp});
+  argv_prefix.insert(argv_prefix.end(), {test::python3(), "-c", kCanonicalIp});
+  auto py = test::ChildProcess::spawn(argv_prefix);
   if (!py) return {"error: " + py.error().message()};
   py->close_stdin();
   while (auto line = py->read_line(10s)) lines.push_back(*line);
@@ -134,36 +135,29 @@ TEST(InterfacesTest, PrefixLengthCountsTheMaskBits) {
   EXPECT_EQ(prefix_length_of(Address::parse("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff").value()), 128);
 }
 
-// In a namespace of its own (on a thread of its own, so the test process stays where it was): a veth pair,
-// one end up with two IPv4 addresses (one under an alias label, with a broadcast address) and an IPv6 one.
+// In a namespace of its own: a veth pair, one end up with two IPv4 addresses (one under an alias label, with a
+// broadcast address) and an IPv6 one.
 TEST(InterfacesTest, MatchesIpAddrForLinksTheTestBuilds) {
   if (!tools_present()) GTEST_SKIP() << "needs python3 and iproute2 with JSON output (ip -j)";
-  std::string skip;
-  std::vector<std::string> mine, theirs;
-  std::vector<Interface> listed;
-  std::thread worker([&] {
-    auto ns = test::ScopedNetworkNamespace::enter();
-    if (!ns) {
-      skip = "cannot create a network namespace: " + ns.error().message();
-      return;
-    }
-    using test::run_command;
-    if (run_command({"ip", "link", "add", "rf0", "type", "veth", "peer", "name", "rf1"}) != 0) {
-      skip = "cannot create a veth pair (kernel without veth?)";
-      return;
-    }
-    EXPECT_EQ(run_command({"ip", "link", "set", "rf0", "up"}), 0);
-    EXPECT_EQ(run_command({"ip", "addr", "add", "10.1.2.3/24", "brd", "+", "dev", "rf0"}), 0);
-    EXPECT_EQ(run_command({"ip", "addr", "add", "10.9.9.9/16", "dev", "rf0", "label", "rf0:alias"}), 0);
-    EXPECT_EQ(run_command({"ip", "-6", "addr", "add", "2001:db8::5/64", "dev", "rf0", "nodad"}), 0);
-    EXPECT_EQ(run_command({"ip", "link", "set", "rf1", "mtu", "1280"}), 0);
-    mine = ours();
-    theirs = iproute2();
-    if (auto l = list_interfaces()) listed = *l;
-  });
-  worker.join();
-  if (!skip.empty()) GTEST_SKIP() << skip;
-  EXPECT_EQ(mine, theirs);
+  std::string why;
+  auto net = test::VethNamespaces::create("ifaces", &why, {.veth_pair = false});
+  if (!net) GTEST_SKIP() << "cannot create a network namespace: " << why;
+  auto in_ns = [&](std::vector<std::string> argv) { return test::run_command(net->exec_in(test::Side::a, argv)); };
+  if (in_ns({"ip", "link", "add", "rf0", "type", "veth", "peer", "name", "rf1"}) != 0)
+    GTEST_SKIP() << "cannot create a veth pair (kernel without veth?)";
+  EXPECT_EQ(in_ns({"ip", "link", "set", "rf0", "up"}), 0);
+  EXPECT_EQ(in_ns({"ip", "addr", "add", "10.1.2.3/24", "brd", "+", "dev", "rf0"}), 0);
+  EXPECT_EQ(in_ns({"ip", "addr", "add", "10.9.9.9/16", "dev", "rf0", "label", "rf0:alias"}), 0);
+  EXPECT_EQ(in_ns({"ip", "-6", "addr", "add", "2001:db8::5/64", "dev", "rf0", "nodad"}), 0);
+  EXPECT_EQ(in_ns({"ip", "link", "set", "rf1", "mtu", "1280"}), 0);
+  auto mine = net->run_in(test::Side::a, [] { return ours(); });
+  ASSERT_TRUE(mine) << mine.error().message();
+  std::vector<std::string> theirs = iproute2(net->exec_in(test::Side::a, {}));
+  auto links = net->run_in(test::Side::a, [] { return list_interfaces(); });
+  ASSERT_TRUE(links) << links.error().message();
+  ASSERT_TRUE(*links) << links->error().message();
+  std::vector<Interface> listed = **links;
+  EXPECT_EQ(*mine, theirs);
 
   auto rf0 = std::find_if(listed.begin(), listed.end(), [](const Interface& i) { return i.name == "rf0"; });
   ASSERT_NE(rf0, listed.end());

@@ -12,7 +12,7 @@
 #include "reactor/net/socket_options.hpp"
 #include "test/support/backend_fixture.hpp"
 #include "test/support/child_process.hpp"
-#include "test/support/network_namespace.hpp"
+#include "test/support/netns.hpp"
 
 namespace rfarm::test {
 namespace {
@@ -425,18 +425,22 @@ for i in range(2):
 )";
 
 TEST_P(TcpExtrasTest, FastOpenCarriesTheFirstSendInTheSyn) {
-  auto ns = ScopedNetworkNamespace::enter();
-  if (!ns) GTEST_SKIP() << "cannot create a network namespace: " << ns.error().message();
-  if (!ScopedNetworkNamespace::write_sysctl("net/ipv4/tcp_fastopen", "3"))
+  std::string why;
+  auto net = VethNamespaces::create("tfo", &why, {.veth_pair = false});
+  if (!net) GTEST_SKIP() << "cannot create a network namespace: " << why;
+  if (run_command(net->exec_in(Side::a, {"sysctl", "-qw", "net.ipv4.tcp_fastopen=3"})) != 0)
     GTEST_SKIP() << "cannot enable TCP Fast Open (net.ipv4.tcp_fastopen) in the test namespace";
-  auto python = ChildProcess::spawn({python3(), "-c", kFastOpenServer});
+  auto python = ChildProcess::spawn(net->exec_in(Side::a, {python3(), "-c", kFastOpenServer}));
   ASSERT_TRUE(python) << python.error().message();
   auto port_text = python->read_line(5s);
   ASSERT_TRUE(port_text);
   Address server = Address::loopback_v4(static_cast<std::uint16_t>(std::stoi(*port_text)));
 
   auto connect_and_send = [&](std::string text) -> Result<TcpInfo> {
-    auto client = StreamSocket::open(reactor(), AF_INET);
+    // The client socket is made inside the namespace, where the server listens on its loopback.
+    auto made = net->run_in(Side::a, [&] { return StreamSocket::open(reactor(), AF_INET); });
+    if (!made) return fail(made.error());
+    Result<StreamSocket> client = std::move(*made);
     if (!client) return fail(client.error());
     if (auto ec = client->set(option::FastOpenConnect(true))) return fail(ec);
     return run([](StreamSocket& s, Address to, std::string data) -> Task<Result<TcpInfo>> {

@@ -1,0 +1,58 @@
+// Counts heap allocations of this test executable: replaces the global operator new / delete, so include it
+// in exactly one source file of an executable (each test file is its own executable). Single-threaded tests.
+//
+//     AllocationCounter counter;                    // starts counting now
+//     ... the code under test ...
+//     EXPECT_EQ(counter.count(), 0u);               // allocations since the counter was made
+//     EXPECT_LT(counter.largest(), 1u << 20);       // the largest single allocation since then
+#pragma once
+
+#include <cstddef>
+#include <cstdlib>
+#include <new>
+
+namespace rfarm::test {
+
+struct AllocationStats {
+  std::size_t count = 0;
+  std::size_t largest = 0;
+};
+inline AllocationStats g_allocations;
+
+class AllocationCounter {
+ public:
+  AllocationCounter() noexcept : start_(g_allocations.count) { g_allocations.largest = 0; }
+  std::size_t count() const noexcept { return g_allocations.count - start_; }
+  std::size_t largest() const noexcept { return g_allocations.largest; }
+
+ private:
+  std::size_t start_;
+};
+
+inline void* counted_allocation(std::size_t size, std::size_t alignment) {
+  ++g_allocations.count;
+  if (size > g_allocations.largest) g_allocations.largest = size;
+  void* p = alignment > alignof(std::max_align_t) ? std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment)
+                                                  : std::malloc(size == 0 ? 1 : size);
+  if (p == nullptr) throw std::bad_alloc();
+  return p;
+}
+
+}  // namespace rfarm::test
+
+void* operator new(std::size_t size) { return rfarm::test::counted_allocation(size, 0); }
+void* operator new[](std::size_t size) { return rfarm::test::counted_allocation(size, 0); }
+void* operator new(std::size_t size, std::align_val_t a) {
+  return rfarm::test::counted_allocation(size, static_cast<std::size_t>(a));
+}
+void* operator new[](std::size_t size, std::align_val_t a) {
+  return rfarm::test::counted_allocation(size, static_cast<std::size_t>(a));
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }

@@ -1,0 +1,44 @@
+#include "tools/echo_server_options.hpp"
+
+#include "tools/cli.hpp"
+
+namespace rfarm::tools {
+
+std::expected<EchoServerOptions, int> parse_echo_server_options(int argc, char** argv) {
+  EchoServerOptions o;
+  CommandLine cli("echo-server",
+                  "Echoes every byte back to its sender (datagrams and records whole); when a peer half-closes,\n"
+                  "finishes sending and closes its side. The first line on stdout is the bound endpoint\n"
+                  "(tcp:127.0.0.1:40123), so scripts can start it on port 0. SIGINT and SIGTERM stop it cleanly.");
+  CLI::App& app = cli.app();
+  add_endpoint_option(app, "--listen", o.listen, EndpointUse::listen,
+                      {Transport::tcp, Transport::tls, Transport::udp, Transport::unix_stream, Transport::unix_packet},
+                      "Where: tcp:|tls:|udp:HOST:PORT, unix:|unixpacket:PATH|@NAME\n"
+                      "(HOST an IP address or localhost; PORT 0: any free port)")
+      ->required();
+  TlsFileOptions tls = add_tls_file_options(app, o.tls.files, TlsRole::server);
+  CLI::Option* require = app.add_flag("--require-client-cert", o.tls.require_client_certificate,
+                                      "Refuse clients without a certificate from --tls-ca")
+                             ->group("TLS");
+  require->needs(tls.ca);
+  cli.add_reactor_options();
+  if (auto status = cli.parse(argc, argv)) return std::unexpected(*status);
+  o.reactor = cli.reactor_options();
+
+  // What CLI11 cannot say alone: TLS options belong to a tls: listener, which needs a certificate and key.
+  std::string listen = "--listen " + o.listen.to_string();
+  if (o.listen.transport != Transport::tls) {
+    for (CLI::Option* option : {tls.certificate, tls.key, tls.ca, require})
+      if (option->count() > 0)
+        return std::unexpected(cli.usage_error(option->get_name() + " is only for a tls: listener, not " + listen));
+  } else if (o.tls.files.certificate_file.empty() || o.tls.files.key_file.empty()) {
+    std::string missing = o.tls.files.certificate_file.empty() && o.tls.files.key_file.empty()
+                              ? "--tls-cert and --tls-key"
+                          : o.tls.files.certificate_file.empty() ? "--tls-cert"
+                                                                 : "--tls-key";
+    return std::unexpected(cli.usage_error(listen + " needs " + missing));
+  }
+  return o;
+}
+
+}  // namespace rfarm::tools
