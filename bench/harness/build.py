@@ -85,8 +85,9 @@ def build_type(build_dir):
 
 
 def build(build_dir, wanted, note, jobs=2):
-    """Builds the wanted ninja targets that this build defines (a peer whose library is missing has none).
-    Returns an error text, or None."""
+    """Builds the wanted ninja targets that this build defines (a peer whose library is missing has none),
+    as many as build (ninja -k 0): a program that fails to build is then skipped as "not built". Returns the
+    failure's text, or None."""
     cp = subprocess.run(["ninja", "-C", build_dir, "-t", "targets", "all"], stdout=subprocess.PIPE,
                         stderr=subprocess.PIPE)
     known = {line.split(":")[0] for line in cp.stdout.decode(errors="replace").splitlines()}
@@ -94,7 +95,7 @@ def build(build_dir, wanted, note, jobs=2):
     if not targets:
         return None
     note("bench: building %d target(s) with ninja -C %s" % (len(targets), build_dir))
-    cp = subprocess.run(["ninja", "-C", build_dir, "-j%d" % jobs] + targets, stdout=subprocess.PIPE,
+    cp = subprocess.run(["ninja", "-C", build_dir, "-k", "0", "-j%d" % jobs] + targets, stdout=subprocess.PIPE,
                         stderr=subprocess.STDOUT)
     if cp.returncode != 0:
         return "ninja failed:\n" + cp.stdout.decode(errors="replace")[-3000:]

@@ -144,5 +144,5 @@ def summarize(ctx, result, servers, s):
     groups = [(p, common.cells(ms, servers, "rtt_us." + p, size=s["sizes"][0], conns=lowest))
               for p in ("p50", "p90", "p99")]
     f = plot.bars(os.path.join(ctx.out_dir, "echo-latency.png"),
-                  "TCP echo round trip, %d B, C=%d (µs)" % (s["sizes"][0], lowest), "µs", groups, servers, RFARM)
+                  "TCP echo round trip, %d B, C=%d (µs)" % (s["sizes"][0], lowest), "µs", groups, servers, RFARM, logy=True)
     plot.record(result, ctx, f, "TCP echo round-trip percentiles at C=%d" % lowest)

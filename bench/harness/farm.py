@@ -35,8 +35,8 @@ def settings(ctx):
     return ctx.pick(
         full={"servers": [1, 2], "tasks": {"rfarm": 1000000, "gearman": 100000, "dask": 20000},
               "latency_tasks": {"rfarm": 20000, "gearman": 5000, "dask": 500}, "broadcasts": 500},
-        quick={"servers": [1], "tasks": {"rfarm": 200000, "gearman": 20000, "dask": 2000},
-               "latency_tasks": {"rfarm": 2000, "gearman": 1000, "dask": 100}, "broadcasts": 50},
+        quick={"servers": [1], "tasks": {"rfarm": 200000, "gearman": 10000, "dask": 500},
+               "latency_tasks": {"rfarm": 2000, "gearman": 500, "dask": 30}, "broadcasts": 50},
         smoke={"servers": [1], "tasks": {"rfarm": 2000, "gearman": 500, "dask": 100},
                "latency_tasks": {"rfarm": 100, "gearman": 50, "dask": 20}, "broadcasts": 10})
 
@@ -89,7 +89,7 @@ class Cluster:
                                      ready=lambda: proc.wait_tcp(port, 0.2), start_timeout=60))
             for _ in range(self.n):
                 self._start(proc.Service(pin([python, "-m", "distributed.cli.dask_worker",
-                                              "tcp://127.0.0.1:%d" % port, "--nthreads", "1", "--nworkers", "1",
+                                              "tcp://127.0.0.1:%d" % port, "--nthreads", "1", "--no-nanny",
                                               "--no-dashboard", "--host", "127.0.0.1"]), address_line=False,
                                          ready=lambda: True))
             self.endpoints = ["tcp://127.0.0.1:%d" % port]

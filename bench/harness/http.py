@@ -17,7 +17,7 @@ TARGET = {"text": "≤ 0.8× nginx", "peers": ["nginx"], "factor": 0.8, "cmp": "
 
 def settings(ctx):
     return ctx.pick(full={"conns": [100, 1000], "duration": 3, "warmup": 1},
-                    quick={"conns": [100], "duration": 2, "warmup": 0},
+                    quick={"conns": [100], "duration": 1, "warmup": 0},
                     smoke={"conns": [10], "duration": 1, "warmup": 0})
 
 

@@ -31,7 +31,11 @@ def verdict(row, table):
     rcol, rs = _best(row, table["rfarm"])
     pcol, ps = _best(row, table["peers"])
     ratio = verdict_text = ""
-    if rs and ps and ps["median"]:
+    if rs and ps and not ps["median"]:  # the peer measured zero (an idle cost it does not have)
+        if rs["median"]:
+            ratio = "∞ (%s / %s)" % (rcol, pcol)
+            verdict_text = "**rfarm loses here**" if row["better"] == "lower" else "rfarm ahead"
+    elif rs and ps:
         r = rs["median"] / ps["median"]
         ratio = "%.2f (%s / %s)" % (r, rcol, pcol)
         loses = r > 1.0 if row["better"] == "lower" else r < 1.0
@@ -64,6 +68,12 @@ def verdict(row, table):
 
 def markdown(table):
     columns = [c for c in table["rfarm"] + table["peers"] if any(c in r["cells"] for r in table["rows"])]
+    if not table["peers"]:  # rfarm's own figures (micro-benchmarks): nothing to compare within the run
+        lines = ["| case | figure | " + " | ".join(columns) + " |", "|---|---|" + "---:|" * len(columns)]
+        for row in table["rows"]:
+            lines.append("| %s | %s | %s |" % (row["case"], row["figure"],
+                                               " | ".join(stats.fmt_stat(row["cells"].get(c)) for c in columns)))
+        return "\n".join(lines)
     lines = ["| case | figure | " + " | ".join(columns) + " | rfarm / best peer | target | verdict |",
              "|---|---|" + "---:|" * len(columns) + "---|---|---|"]
     for row in table["rows"]:

@@ -25,7 +25,7 @@ STIME_PEERS = ["nginx", "openssl-s_server"]
 
 def settings(ctx):
     return ctx.pick(full={"handshakes": 1000, "bulk_mib": 256, "stime": 3},
-                    quick={"handshakes": 200, "bulk_mib": 64, "stime": 1},
+                    quick={"handshakes": 100, "bulk_mib": 32, "stime": 1},
                     smoke={"handshakes": 20, "bulk_mib": 4, "stime": 1})
 
 

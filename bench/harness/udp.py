@@ -136,5 +136,5 @@ def run(ctx, result):
     result["tables"].append(t)
     groups = [(p, common.cells(ms, servers, "rtt_us." + p, mode="ping-pong")) for p in ("p50", "p99")]
     f = plot.bars(os.path.join(ctx.out_dir, "udp-latency.png"), "UDP ping-pong round trip (µs, sockperf)", "µs",
-                  groups, servers, RFARM)
+                  groups, servers, RFARM, logy=True)
     plot.record(result, ctx, f, "UDP ping-pong round-trip percentiles")
