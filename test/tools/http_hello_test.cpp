@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -27,8 +28,8 @@ class HttpHelloTest : public ::testing::TestWithParam<const char*> {
     if (env("RFARM_HTTP_HELLO").empty()) GTEST_SKIP() << "RFARM_HTTP_HELLO is not set";
     auto server = ChildProcess::spawn({env("RFARM_HTTP_HELLO"), "--listen", "tcp:127.0.0.1:0", "--backend", GetParam()});
     ASSERT_TRUE(server) << server.error().message();
-    server_ = std::move(*server);
-    std::string first = server_.read_line(5s).value_or("");
+    server_.emplace(std::move(*server));
+    std::string first = server_->read_line(5s).value_or("");
     ASSERT_TRUE(first.starts_with("tcp:127.0.0.1:")) << "first line: " << first;
     port_ = first.substr(first.rfind(':') + 1);
   }
@@ -44,7 +45,7 @@ class HttpHelloTest : public ::testing::TestWithParam<const char*> {
     return out;
   }
 
-  ChildProcess server_;
+  std::optional<ChildProcess> server_;  // killed and reaped when the test ends
   std::string port_;
 };
 
@@ -137,8 +138,8 @@ print(b'Connection: close' in data, data.endswith(b'Hello, World!'))
 }
 
 TEST_P(HttpHelloTest, SigtermStopsItWithStatusZero) {
-  server_.terminate();
-  EXPECT_EQ(server_.wait(5s), 0);
+  server_->terminate();
+  EXPECT_EQ(server_->wait(5s), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, HttpHelloTest, ::testing::Values("epoll", "uring"));
