@@ -22,6 +22,7 @@ class Context:
         self.server_cpu = 0 if ncpu >= 2 else None
         self.client_cpu = 1 if ncpu >= 2 else None
         self.all_cpus = "0-%d" % (ncpu - 1)
+        self.shared = {}                  # what one scenario leaves for a later one (echo's runs for c10k)
         self._tmp = tempfile.TemporaryDirectory(prefix="rfarm-bench-")
         self.tmp = self._tmp.name
 

@@ -100,6 +100,7 @@ def run(ctx, result):
                         ctx.progress.note("echo: %s %d B C=%d FAILED: %s" % (name, size, conns, m["error"]))
                     if m.get("counters_error"):
                         counters_error = m["counters_error"]
+    ctx.shared["echo"] = result["measurements"]
     if ctx.counters and counters_error:
         result["notes"].append("--counters: %s. The instruction counts per message need a PMU; on a machine "
                                "without one, bench/run_echo_bench.py's callgrind mode counts them." % counters_error)

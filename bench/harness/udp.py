@@ -26,7 +26,7 @@ MODES = ("ping-pong", "flood")
 
 def estimate(ctx):
     s = settings(ctx)
-    return len(MODES) * len(RFARM + PEERS) * ctx.reps * (s["duration"] + 1.5)
+    return len(MODES) * len(RFARM + PEERS) * ctx.reps * (s["duration"] + 3.5)  # sockperf takes ~2.5 s to start
 
 
 def parse_sockperf(text):
@@ -112,7 +112,7 @@ def run(ctx, result):
     for mode in MODES:
         for rep in range(ctx.reps):
             for name in common.rotated(servers, rep):
-                ctx.progress.step("%s %s rep %d/%d" % (name, mode, rep + 1, ctx.reps), s["duration"] + 1.5)
+                ctx.progress.step("%s %s rep %d/%d" % (name, mode, rep + 1, ctx.reps), s["duration"] + 3.5)
                 m = measure(ctx, sockperf, name, mode, s)
                 m["rep"] = rep
                 result["measurements"].append(m)
