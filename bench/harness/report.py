@@ -32,8 +32,9 @@ PEER_CONFIG = {
     "openssl-s_server": "`openssl s_server` (OpenSSL's own blocking server), same certificate",
     "gearman": "gearmand 1.1.20 (--threads 1, in memory) with C workers (bench/peers/gearman_worker.c) and a C "
                "client submitting batches with gearman_client_add_task + run_tasks (its parallel-task API)",
-    "dask": "dask.distributed 2022.12: LocalCluster on loopback, one process per worker, one thread each, "
-            "client.map for throughput, client.submit().result() for latency, client.run for broadcast",
+    "dask": "dask.distributed 2022.12: dask-scheduler and dask-worker processes on loopback (one thread each, no "
+            "nanny), the client (bench/peers/dask_bench.py) using client.map for throughput, "
+            "client.submit().result() for latency, client.run for broadcast",
     "mutex-cv": "cross_core_bench's textbook bounded queue (lock, push one, notify) between two pinned threads",
     "mutex-cv-batch": "the same queue used well: a batch per lock and notify",
 }
@@ -62,6 +63,13 @@ def summary_markdown(results):
         _load(m["loadavg_start"]), _load(m.get("loadavg_end")),
         "The machine was shared with other work: CPU per operation is the figure to read, rates and latencies "
         "moved with the competition." if m["loadavg_start"][0] > 1.0 else ""))
+    out.append("")
+    out.append("## Headline")
+    out.append("")
+    out.append("The figures the issues set targets for, and each scenario's primary figure: rfarm's best variant "
+               "beside the best peer (median and range over the repetitions); the tables below have every peer.")
+    out.append("")
+    out.append(tables.headline_markdown(results["scenarios"].values()))
     out.append("")
     used = set()
     for sc in results["scenarios"].values():

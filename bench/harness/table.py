@@ -13,9 +13,11 @@ def new(title, rfarm_columns, peer_columns, note=None):
     return {"title": title, "rfarm": list(rfarm_columns), "peers": list(peer_columns), "rows": [], "note": note}
 
 
-def add_row(table, case, figure, better, cells, target=None, unit=""):
+def add_row(table, case, figure, better, cells, target=None, unit="", headline=False):
+    """headline: the row also goes into the summary's headline table (rows with a target always do)."""
     table["rows"].append({"case": case, "figure": figure, "better": better, "unit": unit,
-                          "cells": {k: v for k, v in cells.items() if v}, "target": target})
+                          "cells": {k: v for k, v in cells.items() if v}, "target": target,
+                          "headline": bool(headline or target)})
 
 
 def _best(row, columns):
@@ -92,3 +94,25 @@ def flatten(scenario, table):
         for col, s in row["cells"].items():
             out["%s | %s | %s | %s" % (scenario, row["case"], row["figure"], col)] = (s["median"], row["better"])
     return out
+
+
+def headline_markdown(scenarios):
+    """One table over every scenario: its headline rows, rfarm's best variant beside the best peer."""
+    lines = ["| scenario | case | figure | rfarm | best peer | rfarm / best peer | target | verdict |",
+             "|---|---|---|---:|---:|---|---|---|"]
+    for sc in scenarios:
+        for t in sc["tables"]:
+            if not t["peers"]:
+                continue
+            for row in t["rows"]:
+                if not row.get("headline") or not row["cells"]:
+                    continue
+                rcol, rs = _best(row, t["rfarm"])
+                pcol, ps = _best(row, t["peers"])
+                ratio, target, verdict_text = verdict(row, t)
+                lines.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                    sc["name"], row["case"], row["figure"],
+                    "%s: %s" % (rcol, stats.fmt_stat(rs)) if rs else "not measured",
+                    "%s: %s" % (pcol, stats.fmt_stat(ps)) if ps else "-",
+                    ratio.split(" (")[0] if ratio else "-", target or "-", verdict_text or "-"))
+    return "\n".join(lines)

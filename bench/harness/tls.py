@@ -154,14 +154,14 @@ def run(ctx, result):
                                   ("bulk", "bulk, 64 KiB writes", "MiB")):
         table.add_row(t, label, "%s/s" % unit, "higher", common.cells(tb, names, "per_s", workload=workload))
         table.add_row(t, label, "CPU µs per %s" % ("MiB" if unit == "MiB" else "handshake"), "lower",
-                      common.cells(tb, names, "cpu_us", workload=workload))
+                      common.cells(tb, names, "cpu_us", workload=workload), headline=True)
     result["tables"].append(t)
     st = [m for m in ms if m.get("client") == "s_time"]
     t2 = table.new("openssl s_time -new (one client; server CPU from the server's accounting)",
                    [n for n in RFARM if n in stime_servers], [n for n in STIME_PEERS if n in stime_servers])
     table.add_row(t2, "full handshake", "handshakes/s", "higher", common.cells(st, stime_servers, "handshakes_per_s"))
     table.add_row(t2, "full handshake", "server CPU µs/handshake", "lower",
-                  common.cells(st, stime_servers, "server_cpu_us_per_handshake"))
+                  common.cells(st, stime_servers, "server_cpu_us_per_handshake"), headline=True)
     t2["note"] = ("rfarm's side is echo-server --listen tls: (TlsStream, handshake, then echo); nginx and s_server "
                   "do the same handshake with the same certificate. s_time is single-threaded and does a "
                   "handshake's client half per connection, so handshakes/s is bounded by the client.")

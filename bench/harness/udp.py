@@ -122,12 +122,13 @@ def run(ctx, result):
     ms = result["measurements"]
     t = table.new("", [n for n in RFARM if n in servers], [n for n in PEERS if n in servers])
     case = "ping-pong, %d B" % s["size"]
-    table.add_row(t, case, "round trip p50 µs", "lower", common.cells(ms, servers, "rtt_us.p50", mode="ping-pong"))
+    table.add_row(t, case, "round trip p50 µs", "lower", common.cells(ms, servers, "rtt_us.p50", mode="ping-pong"), headline=True)
     table.add_row(t, case, "round trip p99 µs", "lower", common.cells(ms, servers, "rtt_us.p99", mode="ping-pong"))
     table.add_row(t, case, "server CPU µs/datagram", "lower",
                   common.cells(ms, servers, "server_cpu_us_per_datagram", mode="ping-pong"))
     case = "flood, bursts of 32, %d B" % s["size"]
-    table.add_row(t, case, "echoed datagrams/s", "higher", common.cells(ms, servers, "datagrams_per_s", mode="flood"))
+    table.add_row(t, case, "echoed datagrams/s", "higher", common.cells(ms, servers, "datagrams_per_s", mode="flood"),
+                  headline=True)
     table.add_row(t, case, "server CPU µs/datagram", "lower",
                   common.cells(ms, servers, "server_cpu_us_per_datagram", mode="flood"))
     t["note"] = ("sockperf's round trip includes its own client's cost on the other CPU. Under the flood the client "

@@ -81,7 +81,8 @@ def run(ctx, result):
     t = table.new("", [n for n in RFARM if n in servers], [n for n in PEERS if n in servers])
     for conns in s["conns"]:
         case = "64 B, C=%d" % conns
-        table.add_row(t, case, "server CPU µs/msg", "lower", common.cells(ms, servers, "server_cpu_us_per_msg", conns=conns))
+        table.add_row(t, case, "server CPU µs/msg", "lower", common.cells(ms, servers, "server_cpu_us_per_msg", conns=conns),
+                      headline=True)
         table.add_row(t, case, "msgs/s", "higher", common.cells(ms, servers, "msgs_per_s", conns=conns))
         table.add_row(t, case, "round trip p50 µs", "lower", common.cells(ms, servers, "rtt_us.p50", conns=conns))
         table.add_row(t, case, "round trip p99 µs", "lower", common.cells(ms, servers, "rtt_us.p99", conns=conns))
