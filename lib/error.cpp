@@ -29,6 +29,11 @@ class RfarmCategory final : public std::error_category {
       case Errc::frame_too_large: return "frame exceeds the size limit";
       case Errc::empty_frame: return "zero-length frame";
       case Errc::truncated_frame: return "stream ended inside a frame";
+      case Errc::unix_path_in_use: return "a live socket holds this Unix socket path (is another server running?)";
+      case Errc::unix_path_not_socket:
+        return "the Unix socket path names an existing file that is not a socket (left untouched)";
+      case Errc::message_truncated:
+        return "message truncated (MSG_TRUNC): longer than the receive buffer, the rest was discarded";
     }
     return "unknown rfarm error";
   }
@@ -46,6 +51,9 @@ class RfarmCategory final : public std::error_category {
       case Errc::frame_too_large: return std::errc::message_size;
       case Errc::empty_frame:
       case Errc::truncated_frame: return std::errc::bad_message;
+      case Errc::unix_path_in_use: return std::errc::address_in_use;
+      case Errc::unix_path_not_socket: return std::errc::file_exists;
+      case Errc::message_truncated: return std::errc::message_size;
       default: return {value, *this};
     }
   }
@@ -96,6 +104,7 @@ bool matches(const std::error_code& code, Condition c) noexcept {
       case Errc::invalid_ip:
       case Errc::invalid_port:
       case Errc::invalid_scope: return c == Condition::invalid_address;
+      case Errc::unix_path_in_use: return c == Condition::address_in_use;
       default: return false;
     }
   }

@@ -36,6 +36,9 @@ enum class Errc : int {
   frame_too_large,        // a length-prefixed frame declared more than the reader's maximum
   empty_frame,            // a zero-length frame where the protocol forbids one
   truncated_frame,        // the stream ended inside a frame (its header or its payload)
+  unix_path_in_use,       // a live socket holds the Unix socket path (like std::errc::address_in_use)
+  unix_path_not_socket,   // the Unix socket path names a file that is not a socket (like std::errc::file_exists)
+  message_truncated,      // a datagram / record longer than the buffer was cut (MSG_TRUNC; like message_size)
 };
 
 const std::error_category& rfarm_category() noexcept;
@@ -48,7 +51,8 @@ inline std::error_code make_error_code(Errc e) noexcept { return {static_cast<in
 //     if (ec == rfarm::Condition::host_down) ...          // EHOSTDOWN
 //     switch (rfarm::condition_of(ec)) { ... }           // Condition::unknown: look at ec.value() (errno)
 // A Condition matches the errno in system_category() and generic_category(); timed_out also matches
-// rfarm's own Errc::timed_out (a connect deadline), and invalid_address every address-text Errc.
+// rfarm's own Errc::timed_out (a connect deadline), invalid_address every address-text Errc, and
+// address_in_use Errc::unix_path_in_use.
 enum class Condition : int {
   address_in_use = 1,      // EADDRINUSE
   address_not_available,   // EADDRNOTAVAIL

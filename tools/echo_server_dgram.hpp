@@ -1,23 +1,15 @@
 // echo-server's message transports: "udp:HOST:PORT" (a batched echo: up to 64 datagrams taken with one
-// recvmmsg go back to their senders with one sendmmsg) and "unixpacket:PATH" (SOCK_SEQPACKET: each record is
-// echoed as one record).
+// recvmmsg go back to their senders with one sendmmsg; any UDP payload, up to 65527 bytes, fits) and
+// "unixpacket:PATH" (SOCK_SEQPACKET: each record is echoed whole as one record, whatever its size up to
+// 16 MiB; a larger one, or one that cannot be echoed, closes its connection with a logged reason).
 #pragma once
 
-#include <string>
 #include <system_error>
 
 #include "reactor/loop/reactor.hpp"
 #include "reactor/net/endpoint.hpp"
 
 namespace rfarm::tools {
-
-// The names echo_server_dgram.cpp knew when endpoints were private to tools/; they are rfarm::EndpointSpec
-// now (reactor/net/endpoint.hpp). Kept while that file is being changed on another branch: drop them once
-// it says EndpointSpec and spec.to_string() itself.
-using Endpoint = EndpointSpec;
-inline std::string format_endpoint(Transport transport, const Address& address) {
-  return EndpointSpec{transport, address}.to_string();
-}
 
 bool is_message_transport(Transport transport) noexcept;
 

@@ -72,6 +72,19 @@ class Backend {
   virtual std::size_t wait(std::chrono::nanoseconds timeout) noexcept = 0;
   // Interrupts wait() from any thread.
   virtual void wake() noexcept = 0;
+
+  // Hands the kernel what the last turn queued without waiting for anything (io_uring: submits the SQ), so
+  // that closes, cancels and wake-ups take effect although no wait() follows (the loop has stopped).
+  virtual void flush() noexcept {}
+
+  // Wakes target, another reactor's backend, from this backend's own thread, more cheaply than
+  // target.wake() where it can: the io_uring backend sends an IORING_OP_MSG_RING (Linux 5.18) to a peer
+  // io_uring backend, which leaves with this turn's other SQEs, so the waker makes no syscall of its own
+  // (measured in bench/README.md, "Cross-core messages"). False: nothing was done; call target.wake().
+  virtual bool wake_peer(Backend& target) noexcept {
+    (void)target;
+    return false;
+  }
 };
 
 // Starts op; if it completes at once, queues its completion for later in this turn instead of returning

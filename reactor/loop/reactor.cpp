@@ -309,6 +309,9 @@ void Reactor::drop_pending_callbacks() noexcept {
 void Reactor::run() {
   while (run_once()) {
   }
+  // The last turn's closes and cancels (io_uring SQEs) reach the kernel now, not at the next run: a peer
+  // must see its connection closed although this loop stopped.
+  backend_->flush();
   stop_requested_.store(false, std::memory_order_relaxed);
 }
 
@@ -327,7 +330,7 @@ void Reactor::post(std::move_only_function<void()> fn) {
 }
 
 Duration Reactor::next_timeout(Duration max_wait) const noexcept {
-  if (!completions_.empty() || !turn_hooks_.empty() || stopping()) return Duration(0);
+  if (!completions_.empty() || !turn_hooks_.empty() || stopping() || remote_work_ready()) return Duration(0);
   Duration timeout = max_wait;
   if (!timers_.empty()) {
     Duration until = timers_.top().deadline - Clock::now();
@@ -349,14 +352,24 @@ std::size_t Reactor::poll_backend(Duration timeout) {
         spin_window_ = spin_max_;  // spinning pays: keep the full window
         return n;
       }
+      if (remote_work_ready()) {  // another core's message: as good as an event for the window
+        spin_window_ = spin_max_;
+        return 0;
+      }
       if (!completions_.empty() || stopping()) return 0;
     } while (Clock::now() - start < budget);
     // Nothing came: halve the window (down to 1/16 of the maximum) so an idle loop spins little.
     spin_window_ = std::max(spin_window_ / 2, spin_max_ / 16);
     if (timeout.count() > 0) timeout -= std::min(timeout, Clock::now() - start);
   }
+  // A lock-free producer wakes the loop only once it has announced that it will block (one wake-up per
+  // burst, not per message); work that arrived before the announcement turns the wait into a poll.
+  const bool announced = timeout.count() != 0 && remote_inbox_ != nullptr;
+  if (announced && !remote_inbox_->announce_sleep()) timeout = Duration(0);
   if (timeout.count() != 0) ++stats_.blocking_waits;
-  return backend_->wait(timeout);
+  std::size_t n = backend_->wait(timeout);
+  if (announced) remote_inbox_->end_sleep();
+  return n;
 }
 
 bool Reactor::run_once(Duration max_wait) {
@@ -365,6 +378,7 @@ bool Reactor::run_once(Duration max_wait) {
   now_ = Clock::now();
   fire_expired_timers();
   run_posted();
+  if (remote_inbox_ != nullptr) remote_inbox_->run();
   completions_.run();
   run_turn_hooks();
   return !stopping();

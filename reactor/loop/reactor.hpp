@@ -71,6 +71,24 @@ using TimerId = std::uint64_t;
 class Reactor;
 
 namespace detail {
+// Work that other threads hand to this reactor without a lock: the runtime's cross-core mailbox
+// (reactor/runtime/mailbox.hpp) implements it. The reactor runs it once per turn, polls it while spinning,
+// and announces a blocking wait to it, so that a producer knows when it must wake the loop (Reactor::wake)
+// and when the loop will find its work anyway. Reactor::post stays the general, locked path.
+class RemoteInbox {
+ public:
+  virtual ~RemoteInbox() = default;
+  // Runs a bounded batch of what arrived. Called once per turn, after timers and posted work.
+  virtual void run() noexcept = 0;
+  // Cheap and lock-free: whether run() has something to do (the loop then does not block).
+  virtual bool ready() const noexcept = 0;
+  // Before a blocking wait: from now on producers wake the loop. False if work arrived meanwhile, and the
+  // wait becomes a poll.
+  virtual bool announce_sleep() noexcept = 0;
+  // After the wait: producers need not wake the loop any more.
+  virtual void end_sleep() noexcept = 0;
+};
+
 // The registration of a spawned coroutine (it is the coroutine's promise), so that the reactor can destroy
 // the frames still suspended when it goes away.
 struct SpawnedTask : ListHook {
@@ -149,7 +167,8 @@ class Reactor {
   // (sockets, Timer, ReadinessWatch, Resolver) must be destroyed before it, as in libuv and Asio.
   ~Reactor();
 
-  // Runs until stop(), then clears the stop request. A stop() made before run() ends it after one turn.
+  // Runs until stop(), hands the backend's queued requests to the kernel (closes made in the last turn take
+  // effect), then clears the stop request. A stop() made before run() ends it after one turn.
   void run();
   // One loop turn: waits at most max_wait for I/O (negative: until something happens), then runs the
   // completions, expired timers, posted work and end-of-turn hooks. Returns false once stop() was called
@@ -161,6 +180,13 @@ class Reactor {
 
   // Runs fn on the reactor's thread in a coming turn. Any thread; wakes the loop.
   void post(std::move_only_function<void()> fn);
+  // Interrupts a blocking wait (or makes the next one return at once). Any thread; for lock-free producers
+  // (RemoteInbox) that publish work themselves and only need the loop to look.
+  void wake() noexcept { backend_->wake(); }
+
+  // Installs the lock-free inbox this reactor polls every turn (null removes it). One at a time; the
+  // reactor's thread, while the loop is not running.
+  void set_remote_inbox(detail::RemoteInbox* inbox) noexcept { remote_inbox_ = inbox; }
 
   // Timers owned by the reactor. O(log n); thousands are cheap.
   TimerId after(Duration delay, std::move_only_function<void()> fn);
@@ -238,6 +264,7 @@ class Reactor {
   std::size_t poll_backend(Duration timeout);
   void fire_expired_timers() noexcept;
   void run_posted();
+  bool remote_work_ready() const noexcept { return remote_inbox_ != nullptr && remote_inbox_->ready(); }
   void run_turn_hooks() noexcept;
   void drop_pending_callbacks() noexcept;
   TimerId add_owned_timer(Duration delay, Duration period, std::move_only_function<void()> fn);
@@ -257,6 +284,7 @@ class Reactor {
   IntrusiveList<TurnHook> turn_hooks_;
   IntrusiveList<detail::SpawnedTask> spawned_;
   std::unique_ptr<SignalSet> signals_;
+  detail::RemoteInbox* remote_inbox_ = nullptr;
 
   std::mutex posted_mutex_;
   std::vector<std::move_only_function<void()>> posted_;

@@ -19,10 +19,12 @@ Address name_of(const sockaddr_storage& name, socklen_t length) noexcept {
 
 Result<Datagram> RecvFrom::finish(IoOp& op) noexcept {
   if (op.result < 0) return fail(op_error(op));
+  if (std::error_code ec = truncation_error(op.msg.msg_flags, flags)) return fail(ec);
   Datagram d;
   d.length = static_cast<std::size_t>(op.result);
   d.size = std::min(d.length, buffer.size());
   d.truncated = (op.msg.msg_flags & MSG_TRUNC) != 0;
+  d.control_truncated = (op.msg.msg_flags & MSG_CTRUNC) != 0;
   d.sender = name_of(name, op.msg.msg_namelen);
   return d;
 }
@@ -59,6 +61,7 @@ bool RecvBatch::attempt(IoOp& op) noexcept {
     d.length = headers[i].msg_len;
     d.size = std::min<std::size_t>(d.length, buffers[i].size());
     d.truncated = (m.msg_flags & MSG_TRUNC) != 0;
+    d.control_truncated = (m.msg_flags & MSG_CTRUNC) != 0;
     d.sender = name_of(reinterpret_cast<const sockaddr_storage&>(*d.sender.native()), m.msg_namelen);
   }
   return true;

@@ -1,6 +1,6 @@
 // Operation logics for message sockets: UDP, Unix SOCK_DGRAM and SOCK_SEQPACKET (see operation.hpp for how a
-// logic becomes an awaitable or a handler operation). Each receive reports the sender and whether the message
-// was cut short; the batched ones move up to kMaxBatch datagrams per syscall.
+// logic becomes an awaitable or a handler operation). Each receive reports the sender, and a message cut short
+// as an error (see Datagram); the batched ones move up to kMaxBatch datagrams per syscall.
 //
 // recvmmsg / sendmmsg are not operations of the backend seam: the batch logics call them directly on the
 // non-blocking descriptor first, and only when that would block wait for readiness (wait_readable /
@@ -13,19 +13,41 @@
 #include <span>
 
 #include "lib/bytes.hpp"
+#include "lib/error.hpp"
 #include "reactor/net/address.hpp"
 #include "reactor/backend/operation.hpp"
 
 namespace rfarm {
 
 // One received datagram (or Unix record).
+//
+// A truncated message is an error, never a short message. The kernel cuts a datagram or record longer than
+// the buffer and discards the rest (MSG_TRUNC), and drops descriptors or credentials that find no room for
+// their control message (MSG_CTRUNC; recv(2), unix(7)). So:
+//  * A single receive (recv, recv_from, recv_with_fds; seqpacket and datagram sockets alike) fails with
+//    Errc::message_truncated (matches std::errc::message_size) or Errc::control_truncated. The message is
+//    gone; the next receive gets the next one, whole.
+//  * Unless its flags hold MSG_PEEK or MSG_TRUNC: the caller asked to see the cut itself (a peek loses
+//    nothing; MSG_TRUNC asks for the real length) and gets the Datagram with its flags. A buffer for a record
+//    of any size:  auto next = co_await sock.recv({}, MSG_PEEK | MSG_TRUNC);  // next->length: the whole size
+//  * A batch (recv_batch) cannot fail for one datagram without losing the whole ones the same recvmmsg took,
+//    so each Datagram carries its own outcome: use received[i] only if received[i].error() is empty.
 struct Datagram {
   std::size_t size = 0;    // bytes placed in the buffer
   std::size_t length = 0;  // the message's real length: with MSG_TRUNC in the receive flags it exceeds size
                            // when truncated (recv(2), udp(7), unix(7)); without, it equals size
   Address sender;          // unspecified when the kernel names no sender: a Unix sender that never bound
                            // (unix(7) "unnamed"), or the peer of a connected record socket
-  bool truncated = false;  // longer than the buffer: the rest is gone (MSG_TRUNC in msg_flags)
+
+  bool truncated = false;          // longer than the buffer: the rest is gone (MSG_TRUNC in msg_flags)
+  bool control_truncated = false;  // its ancillary data was cut (MSG_CTRUNC): passed descriptors are lost
+
+  // Errc::message_truncated, Errc::control_truncated, or no error: whether the message arrived whole.
+  std::error_code error() const noexcept {
+    if (truncated) return Errc::message_truncated;
+    if (control_truncated) return Errc::control_truncated;
+    return {};
+  }
 };
 
 // One datagram to send in a batch.
@@ -38,7 +60,17 @@ namespace detail {
 
 constexpr std::size_t kMaxBatch = 64;  // datagrams per recvmmsg / sendmmsg
 
-// recvmsg of one message with its sender's name.
+// What a single receive reports for the kernel's msg_flags (see Datagram): an error for a cut message, unless
+// the request's flags (MSG_PEEK, MSG_TRUNC) say the caller handles the cut itself.
+inline std::error_code truncation_error(int msg_flags, int requested) noexcept {
+  if (requested & (MSG_PEEK | MSG_TRUNC)) return {};
+  if (msg_flags & MSG_TRUNC) return Errc::message_truncated;
+  if (msg_flags & MSG_CTRUNC) return Errc::control_truncated;
+  return {};
+}
+
+// recvmsg of one message with its sender's name. A cut message is an error (see Datagram). The name also keeps
+// the request a RECVMSG on io_uring: only recvmsg reports msg_flags, and with them MSG_TRUNC / MSG_CTRUNC.
 struct RecvFrom {
   static constexpr OpKind kind = OpKind::recv;
   using result_type = Result<Datagram>;
@@ -86,7 +118,8 @@ struct SendTo {
 };
 
 // recvmmsg: waits until at least one datagram is there, then takes as many as are queued (up to the number of
-// buffers, the number of result slots and kMaxBatch). Result: how many; received[i] describes buffers[i].
+// buffers, the number of result slots and kMaxBatch). Result: how many; received[i] describes buffers[i], and
+// received[i].error() says whether it was cut (see Datagram).
 struct RecvBatch {
   static constexpr OpKind kind = OpKind::wait_readable;
   using result_type = Result<std::size_t>;

@@ -3,7 +3,7 @@
 //
 // Coroutines:
 //     auto sock = rfarm::DatagramSocket::bind(reactor, rfarm::Address::loopback_v4(0)).value();
-//     auto d = co_await sock.recv_from(buffer);          // Result<Datagram>: size, sender, truncated
+//     auto d = co_await sock.recv_from(buffer);          // Result<Datagram>: size, sender (cut: message_size)
 //     co_await sock.send_to(rfarm::as_bytes("pong"), d->sender);
 //     auto n = co_await sock.recv_batch(buffers, received);   // recvmmsg: up to 64 datagrams per syscall
 //
@@ -45,7 +45,8 @@ class DatagramSocket : public Socket {
   // An unbound socket of the family (AF_INET, AF_INET6, AF_UNIX); the kernel picks a port (UDP) on first send,
   // a Unix one stays unnamed (peers cannot answer it) unless bound.
   static Result<DatagramSocket> open(Reactor& reactor, int family);
-  // A socket bound to address; port 0 lets the kernel choose (local_address() tells which).
+  // A socket bound to address; port 0 lets the kernel choose (local_address() tells which). A Unix path is
+  // bound as bind.hpp describes (stale socket replaced, anything else refused, the file removed on close).
   static Result<DatagramSocket> bind(Reactor& reactor, const Address& address, const BindOptions& options = {});
   // A socket connected to peer: send()/recv() need no address, and datagrams from anyone else are dropped.
   static Result<DatagramSocket> connect(Reactor& reactor, const Address& peer);
@@ -88,7 +89,9 @@ class DatagramSocket : public Socket {
   using SendWithFdsAwaitable = detail::OperationAwaitable<detail::SendWithFds>;
 
   // --- coroutine style --------------------------------------------------------------------------------
-  // One datagram and its sender. flags: MSG_PEEK; MSG_TRUNC makes Datagram::length the real length.
+  // One datagram and its sender. Longer than the buffer: Errc::message_truncated (std::errc::message_size),
+  // the datagram gone. flags: MSG_PEEK; MSG_TRUNC makes Datagram::length the real length and a cut datagram
+  // a result with truncated set instead of an error (see Datagram in datagram_ops.hpp).
   RecvFromAwaitable recv_from(MutableBytes buffer, int flags = 0) noexcept {
     return RecvFromAwaitable(state(), buffer, flags);
   }
@@ -102,7 +105,8 @@ class DatagramSocket : public Socket {
   SendToAwaitable send(ConstBytes data, int flags = 0) noexcept { return SendToAwaitable(state(), data, Address{}, flags); }
 
   // Waits for at least one datagram, then takes all that are queued, up to min(buffers, received, 64), in one
-  // recvmmsg. Result: how many; received[i] describes buffers[i].
+  // recvmmsg. Result: how many; received[i] describes buffers[i]. A cut datagram does not fail the batch (that
+  // would lose the whole ones beside it): received[i].error() is Errc::message_truncated for it; check it.
   RecvBatchAwaitable recv_batch(std::span<const MutableBytes> buffers, std::span<Datagram> received,
                                 int flags = 0) noexcept {
     return RecvBatchAwaitable(state(), buffers, received, flags);

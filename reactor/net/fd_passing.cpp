@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "reactor/net/datagram_ops.hpp"
+
 namespace rfarm::detail {
 
 void SendWithFds::prepare(IoOp& op) noexcept {
@@ -64,6 +66,7 @@ Result<MessageWithFds> RecvWithFds::finish(IoOp& op) noexcept {
     }
   }
   if (op.msg.msg_flags & MSG_CTRUNC) return fail(Errc::control_truncated);  // m.fds closes what arrived
+  if (std::error_code ec = truncation_error(op.msg.msg_flags, flags)) return fail(ec);
   return m;
 }
 

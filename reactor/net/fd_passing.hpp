@@ -7,8 +7,9 @@
 //     auto cred = sock.get<rfarm::option::PeerCredentials>();   // ->pid(), ->uid(), ->gid()
 //
 // Received descriptors are close-on-exec (MSG_CMSG_CLOEXEC). A message whose descriptors did not fit
-// (MSG_CTRUNC: more than kMaxPassedFds) fails with Errc::control_truncated; the descriptors that did arrive
-// are closed, and no other descriptor is touched.
+// (MSG_CTRUNC: more than kMaxPassedFds) fails with Errc::control_truncated, and a datagram or record longer than
+// the buffer with Errc::message_truncated (unless MSG_PEEK / MSG_TRUNC was asked for, as for Datagram); the
+// descriptors that did arrive are closed, and no other descriptor is touched.
 #pragma once
 
 #include <sys/socket.h>
@@ -28,7 +29,8 @@ constexpr std::size_t kMaxPassedFds = 64;
 
 struct MessageWithFds {
   std::size_t size = 0;        // bytes placed in the buffer; 0 with no fds at end of stream (stream/seqpacket)
-  bool truncated = false;      // a datagram / record longer than the buffer (MSG_TRUNC)
+  bool truncated = false;      // a datagram / record longer than the buffer (MSG_TRUNC): only with MSG_PEEK or
+                               // MSG_TRUNC in the flags; otherwise that is Errc::message_truncated
   Address sender;              // a datagram's sender when the kernel names one
   std::vector<UniqueFd> fds;   // the descriptors that came with the message, in order
 };

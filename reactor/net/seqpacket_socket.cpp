@@ -78,11 +78,7 @@ Result<SeqPacketListener> SeqPacketListener::listen(Reactor& reactor, const Addr
   auto fd = open_socket_fd(AF_UNIX, SOCK_SEQPACKET);
   if (!fd) return fail(fd.error());
   SeqPacketListener listener(std::make_unique<detail::SeqPacketListenerState>(reactor, *fd));
-  BindOptions bind_options;
-  bind_options.unix_mode = options.unix_mode;
-  bind_options.unlink_existing = options.unlink_existing;
-  if (std::error_code ec = bind_socket(listener, address, bind_options)) return fail(ec);
-  if (::listen(listener.native_handle(), options.backlog) != 0) return fail_errno();
+  if (std::error_code ec = listen_socket(listener, address, options)) return fail(ec);
   return listener;
 }
 

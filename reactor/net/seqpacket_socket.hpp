@@ -1,10 +1,12 @@
 // Unix-domain SOCK_SEQPACKET: connected, reliable, ordered, and with record boundaries (unix(7)): each send is
-// one record, each receive returns one record (or its first part, with truncated set, the rest discarded).
+// one record, each receive returns one record, whole. A record longer than the buffer fails the receive with
+// Errc::message_truncated (std::errc::message_size) and is gone; peek its length first to take any size:
+//     auto next = co_await conn.recv({}, MSG_PEEK | MSG_TRUNC);   // next->length: the record's whole size
 //
 //     auto listener = rfarm::SeqPacketListener::listen(reactor, rfarm::Address::unix_path(path).value(),
-//                                                     {.unix_mode = 0600}).value();
+//                                                     {.bind = {.unix_mode = 0600}}).value();
 //     auto conn = co_await listener.accept();             // Result<SeqPacketSocket>
-//     auto rec = co_await conn->recv(buffer);             // Result<Datagram>: size, truncated; size 0: closed
+//     auto rec = co_await conn->recv(buffer);             // Result<Datagram>: size; size 0: closed
 //     co_await conn->send(rfarm::as_bytes("one record"));
 //     auto who = conn->peer_credentials();                // SO_PEERCRED: pid, uid, gid
 //
@@ -52,7 +54,8 @@ class SeqPacketSocket : public Socket {
   ConnectAwaitable connect_to(const Address& address) noexcept {
     return ConnectAwaitable(state(), reactor(), address, Duration(0));
   }
-  // One record. size 0 (and not truncated) once the peer closed; MSG_TRUNC in flags reports the real length.
+  // One record, whole; size 0 once the peer closed. Longer than the buffer: Errc::message_truncated, unless
+  // flags hold MSG_PEEK or MSG_TRUNC (then Datagram::truncated, and with MSG_TRUNC length is the real length).
   RecvAwaitable recv(MutableBytes buffer, int flags = 0) noexcept { return RecvAwaitable(state(), buffer, flags); }
   // One record, whole (EMSGSIZE if it exceeds the socket's send buffer).
   SendAwaitable send(ConstBytes record, int flags = 0) noexcept {
@@ -106,7 +109,7 @@ class SeqPacketListener : public Socket {
  public:
   SeqPacketListener() noexcept = default;
 
-  // Binds a Unix path (options.unix_mode, unlink_existing) or abstract name and listens.
+  // Binds a Unix path (options.bind: unix_mode, what to do with a file there) or abstract name and listens.
   static Result<SeqPacketListener> listen(Reactor& reactor, const Address& address, const ListenOptions& options = {});
 
   using AcceptAwaitable = detail::OperationAwaitable<detail::SeqPacketAcceptLogic>;

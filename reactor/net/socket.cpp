@@ -3,11 +3,15 @@
 #include <unistd.h>
 
 #include "reactor/loop/reactor.hpp"
+#include "reactor/net/bind.hpp"
 
 namespace rfarm {
 
 void Socket::close() noexcept {
   if (!is_open()) return;
+  // Before the descriptor closes: while the path is checked the socket is still live, so no careful successor
+  // can have replaced it (bind.hpp).
+  if (auto file = std::move(state_->socket_file)) detail::remove_socket_file(*file);
   state_->before_close();
   state_->reactor->backend().close(*state_);
 }

@@ -3,10 +3,14 @@
 //
 // close() completes every pending operation with std::errc::operation_canceled (later in the loop turn).
 // Destroying a socket closes it too, and drops the socket's own callback-style handlers without calling them
-// (they usually capture the object being destroyed).
+// (they usually capture the object being destroyed). A socket that created a Unix socket file by binding a
+// path removes that file when it closes, unless the path names another file by then (bind.hpp).
 #pragma once
 
+#include <sys/types.h>
+
 #include <memory>
+#include <string>
 #include <system_error>
 
 #include "lib/error.hpp"
@@ -19,6 +23,13 @@ namespace rfarm {
 class Reactor;
 
 namespace detail {
+// The Unix socket file a socket's bind created (bind.cpp), with the identity it had right after the bind.
+struct SocketFile {
+  std::string path;  // as bound: a relative path resolves against the working directory of the time
+  dev_t device = 0;
+  ino_t inode = 0;
+};
+
 // Heap state of a socket: the backend's handle plus whatever a socket type keeps beside it (its
 // callback-style operations). Kept apart from the socket object so moving a socket moves one pointer.
 struct SocketState : IoHandle {
@@ -28,6 +39,7 @@ struct SocketState : IoHandle {
   // outside the backend (an accept waiting out an EMFILE back-off).
   virtual void before_close() noexcept {}
   Reactor* reactor;
+  std::unique_ptr<SocketFile> socket_file;  // removed by close() while the path still names it (bind.hpp)
 };
 }  // namespace detail
 
@@ -49,6 +61,11 @@ class Socket {
   Reactor& reactor() const noexcept { return *state_->reactor; }
 
   void close() noexcept;
+  // Leaves the Unix socket file this socket's bind created in place when it closes: for a descriptor handed
+  // to another process that goes on serving the path.
+  void keep_socket_file() noexcept {
+    if (state_) state_->socket_file.reset();
+  }
 
   Result<Address> local_address() const;
   Result<Address> remote_address() const;

@@ -1,8 +1,5 @@
 #include "reactor/net/stream_listener.hpp"
 
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <climits>
 
 namespace rfarm {
@@ -93,23 +90,7 @@ Result<StreamListener> StreamListener::listen(Reactor& reactor, const Address& a
   state->nodelay = options.nodelay;
   state->tcp = address.is_ip();
   StreamListener listener(std::move(state));
-
-  if (address.is_ip()) {
-    if (options.reuse_address)
-      if (auto ec = listener.set(option::ReuseAddress(true))) return fail(ec);
-    if (options.reuse_port)
-      if (auto ec = listener.set(option::ReusePort(true))) return fail(ec);
-    if (address.family() == AddressFamily::ipv6)
-      if (auto ec = listener.set(option::V6Only(options.v6_only))) return fail(ec);
-  }
-  std::string path;
-  if (address.family() == AddressFamily::unix_domain && !address.is_abstract()) {
-    path = std::string(address.unix_name());
-    if (options.unlink_existing) ::unlink(path.c_str());
-  }
-  if (::bind(listener.native_handle(), address.native(), address.native_length()) != 0) return fail_errno();
-  if (!path.empty() && options.unix_mode != 0 && ::chmod(path.c_str(), options.unix_mode) != 0) return fail_errno();
-  if (::listen(listener.native_handle(), options.backlog) != 0) return fail_errno();
+  if (std::error_code ec = listen_socket(listener, address, options)) return fail(ec);
   return listener;
 }
 

@@ -7,24 +7,18 @@
 //       reactor.spawn(serve(std::move(*conn)));
 //     }
 //
+// A Unix path is bound as bind.hpp describes: a stale socket file is replaced, a live one or any other file
+// refused (Errc::unix_path_in_use / unix_path_not_socket), and the listener removes its file when it closes.
+//
 // Running out of descriptors (EMFILE / ENFILE) or kernel memory does not fail the accept and does not spin
 // the loop: the listener backs off (10 ms doubling to 1 s), logs once per episode, and retries, so the
 // connections waiting in the backlog are served as soon as descriptors free up.
 #pragma once
 
+#include "reactor/net/bind.hpp"
 #include "reactor/net/stream_socket.hpp"
 
 namespace rfarm {
-
-struct ListenOptions {
-  int backlog = 4096;         // capped by net.core.somaxconn
-  bool reuse_address = true;  // SO_REUSEADDR: rebind while old connections sit in TIME_WAIT
-  bool reuse_port = false;    // SO_REUSEPORT: several listeners (one per core) share the port
-  bool v6_only = false;       // IPV6_V6ONLY on an IPv6 listener
-  bool nodelay = true;        // TCP_NODELAY on every accepted TCP connection
-  unsigned unix_mode = 0;     // chmod for a Unix path socket (e.g. 0600); 0 leaves the umask's choice
-  bool unlink_existing = true;  // remove a stale Unix socket file at the path before binding
-};
 
 namespace detail {
 

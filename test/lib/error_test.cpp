@@ -37,6 +37,9 @@ TEST(ErrorTest, RfarmCodesMapOntoPortableConditions) {
   EXPECT_EQ(make_error_code(Errc::backend_unavailable), std::errc::function_not_supported);
   EXPECT_EQ(make_error_code(Errc::invalid_address), std::errc::invalid_argument);
   EXPECT_EQ(make_error_code(Errc::line_too_long), std::errc::message_size);
+  EXPECT_EQ(make_error_code(Errc::unix_path_in_use), std::errc::address_in_use);
+  EXPECT_EQ(make_error_code(Errc::unix_path_not_socket), std::errc::file_exists);
+  EXPECT_EQ(make_error_code(Errc::message_truncated), std::errc::message_size);
 }
 
 TEST(ErrorTest, RfarmTimedOutAndTheKernelsTimedOutAreTheSameCondition) {

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -468,6 +469,95 @@ TEST_F(EchoServerStartupTest, PortInUseFailsWithStatusOne) {
   ASSERT_TRUE(status);
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 1) << describe_status(*status);
 }
+
+
+// A unix: socket path is a file the server must treat with care: it replaces only a stale socket, refuses
+// anything else (a regular file, a directory, a live server's socket) without touching it, and removes its
+// own socket file when it exits cleanly.
+class EchoServerUnixPathTest : public EchoServerTest {
+ protected:
+  // Runs echo-server to its exit (it must not start); returns its wait status and what it wrote on stderr.
+  std::pair<std::optional<int>, std::string> run_refused(const std::string& listen) {
+    std::string err_path = dir_.file("refused" + std::to_string(refused_runs_++) + ".stderr");
+    int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    auto child = Child::spawn({env("RFARM_ECHO_SERVER"), "--listen", listen, "--backend", GetParam()}, -1, null, err);
+    ::close(err);
+    ::close(null);
+    if (!child) return {std::nullopt, ""};
+    auto status = child->wait_for(5000ms);
+    return {status, read_file(err_path)};
+  }
+  int refused_runs_ = 0;
+};
+
+bool is_socket_file(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+TEST_P(EchoServerUnixPathTest, RefusesToReplaceARegularFileAndLeavesItIntact) {
+  std::string path = dir_.file("f");
+  write_file(path, "hi\n");
+  auto [status, err] = run_refused("unix:" + path);
+  ASSERT_TRUE(status) << "echo-server started on a regular file's path (it must refuse)";
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) != 0) << describe_status(*status);
+  EXPECT_NE(err.find(path), std::string::npos) << "the error must name the path: " << err;
+  EXPECT_EQ(read_file(path), "hi\n") << "the regular file was replaced or changed";
+}
+
+TEST_P(EchoServerUnixPathTest, RefusesADirectory) {
+  std::string path = dir_.file("d");
+  ASSERT_EQ(::mkdir(path.c_str(), 0700), 0);
+  auto [status, err] = run_refused("unix:" + path);
+  ::rmdir(path.c_str());
+  ASSERT_TRUE(status) << "echo-server started on a directory's path";
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) != 0) << describe_status(*status);
+  EXPECT_NE(err.find(path), std::string::npos) << err;
+}
+
+TEST_P(EchoServerUnixPathTest, ASecondServerOnALiveSocketIsRefusedAndTheFirstKeepsServing) {
+  require_python();
+  if (IsSkipped()) return;
+  std::string path = dir_.file("live.sock");
+  START_OR_SKIP(endpoint, "unix:" + path);
+  auto [status, err] = run_refused("unix:" + path);
+  ASSERT_TRUE(status) << "a second echo-server started on a live server's socket";
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) != 0) << describe_status(*status);
+  EXPECT_NE(err.find(path), std::string::npos) << err;
+  std::string payload = pattern(10'000, 6);
+  auto reply = run_python_peer(endpoint, payload);  // the first server still owns the path
+  ASSERT_TRUE(reply);
+  EXPECT_TRUE(*reply == payload);
+}
+
+TEST_P(EchoServerUnixPathTest, AStaleSocketOfAKilledServerIsReplaced) {
+  require_python();
+  if (IsSkipped()) return;
+  std::string path = dir_.file("stale.sock");
+  START_OR_SKIP(first, "unix:" + path);
+  forget_server();  // SIGKILL: no chance to clean up, the socket file stays behind
+  ASSERT_TRUE(is_socket_file(path));
+  START_OR_SKIP(endpoint, "unix:" + path);
+  std::string payload = pattern(10'000, 7);
+  auto reply = run_python_peer(endpoint, payload);
+  ASSERT_TRUE(reply);
+  EXPECT_TRUE(*reply == payload);
+}
+
+TEST_P(EchoServerUnixPathTest, ACleanExitRemovesTheSocketFile) {
+  std::string path = dir_.file("clean.sock");
+  START_OR_SKIP(endpoint, "unix:" + path);
+  ASSERT_TRUE(is_socket_file(path));
+  auto status = stop_server();
+  ASSERT_TRUE(status) << "echo-server did not exit within 5 s of SIGTERM";
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << describe_status(*status);
+  struct stat st {};
+  EXPECT_NE(::lstat(path.c_str(), &st), 0) << "the socket file is still there after a clean exit";
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, EchoServerUnixPathTest, ::testing::Values("epoll", "uring"),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
 }  // namespace
 }  // namespace rfarm::test

@@ -16,12 +16,14 @@ namespace rfarm::detail {
 
 struct HandleState;
 struct Watcher;
+class UringBackend;
 
 inline constexpr std::uint32_t kNoSlot = 0xffffffffu;
 
 // user_data values that are not slots (their low half is kNoSlot).
 inline constexpr std::uint64_t kIgnoredData = kNoSlot;                            // cancels: result unused
 inline constexpr std::uint64_t kWakeData = (std::uint64_t{1} << 32) | kNoSlot;   // the wake eventfd's read
+inline constexpr std::uint64_t kPeerWakeData = (std::uint64_t{2} << 32) | kNoSlot;  // a peer's MSG_RING wake
 
 enum class RequestKind : std::uint8_t {
   lane_op,           // one IoOp in the kernel (recv, send, accept, connect, poll); occupies its lane
@@ -29,6 +31,7 @@ enum class RequestKind : std::uint8_t {
   accept_multishot,  // a listener's multishot accept
   watch,             // a one-shot POLL_ADD for a Watcher, re-armed after each notification
   release_file,      // FILES_UPDATE clearing a registered-file slot at close
+  peer_wake,         // MSG_RING waking another reactor's ring (Backend::wake_peer)
 };
 
 struct Request {
@@ -46,6 +49,7 @@ struct Request {
   io_uring_sqe* sqe = nullptr;     // valid while submit_epoch == the backend's epoch (not yet submitted)
   std::uint64_t submit_epoch = 0;
   std::int32_t file_slot = -1;     // release_file: the registered-file slot to reuse afterwards
+  UringBackend* peer = nullptr;    // peer_wake: the backend to wake through its eventfd if MSG_RING fails
 };
 
 class RequestTable {
@@ -81,6 +85,7 @@ class RequestTable {
     r.watcher = nullptr;
     r.sqe = nullptr;
     r.file_slot = -1;
+    r.peer = nullptr;
     r.next_free = free_;
     free_ = slot;
     --in_use_;

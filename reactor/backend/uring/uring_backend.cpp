@@ -73,6 +73,30 @@ void UringBackend::wake() noexcept {
   [[maybe_unused]] ssize_t r = ::write(wake_fd_, &one, sizeof one);
 }
 
+void UringBackend::flush() noexcept {
+  enable_if_needed();
+  // GETEVENTS too: with DEFER_TASKRUN the completion of a cancelled request (which still holds the socket's
+  // file) is task work that runs only when the ring is entered for events. The CQEs wait for the next turn.
+  io_uring_submit_and_get_events(&ring_);
+  ++epoch_;
+}
+
+bool UringBackend::wake_peer(Backend& target) noexcept {
+  if (target.kind() != BackendKind::uring || &target == this || peer_wake_unsupported_) return false;
+  auto& peer = static_cast<UringBackend&>(target);
+  if (!peer.accepts_peer_wake_.load(std::memory_order_acquire)) return false;
+  const std::uint32_t slot = new_request(RequestKind::peer_wake, nullptr);
+  if (slot == kNoSlot) return false;
+  io_uring_sqe* sqe = prepare(slot);
+  if (!sqe) return false;
+  requests_[slot].peer = &peer;
+  // The peer's CQE carries kPeerWakeData and only ends its wait; ours (the slot) says whether it was sent.
+  // The ring's own descriptor, not its registered index: registered ring fds are per thread.
+  io_uring_prep_msg_ring(sqe, peer.ring_.ring_fd, 0, kPeerWakeData, 0);
+  io_uring_sqe_set_data64(sqe, requests_.user_data(slot));
+  return true;
+}
+
 std::size_t UringBackend::wait(std::chrono::nanoseconds timeout) noexcept {
   enable_if_needed();
   run_kicks();

@@ -11,6 +11,7 @@
 // handle's arrivals (bounded), followed by the end of stream or error that ended the stream.
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <vector>
@@ -109,6 +110,8 @@ class [[gnu::visibility("hidden")]] UringBackend final : public Backend {
   void remove_watch(Watcher& w) noexcept override;
   std::size_t wait(std::chrono::nanoseconds timeout) noexcept override;
   void wake() noexcept override;
+  void flush() noexcept override;
+  bool wake_peer(Backend& target) noexcept override;
 
   // Arms the wake eventfd's read; make_uring_backend calls it once.
   std::error_code arm_wake() noexcept;
@@ -171,6 +174,10 @@ class [[gnu::visibility("hidden")]] UringBackend final : public Backend {
   bool taskrun_flag_;                 // IORING_SQ_TASKRUN tells when entering the kernel would post CQEs
   RequestTable requests_;
   bool started_ = false;              // enable_if_needed() ran
+  // The ring is enabled, so a peer's MSG_RING can reach it (a disabled ring refuses it with EBADFD). Read by
+  // peers' threads.
+  std::atomic<bool> accepts_peer_wake_{false};
+  bool peer_wake_unsupported_ = false;  // a MSG_RING failed with EINVAL: this kernel has none
   std::uint64_t epoch_ = 1;           // bumped by every submit: a request of the current epoch is unsubmitted
   std::uint64_t wake_value_ = 0;      // the eventfd read's buffer
   IoOp* restarting_ = nullptr;        // the op whose completion is running: restarting keeps its lane place

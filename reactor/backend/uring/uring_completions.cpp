@@ -53,6 +53,7 @@ void UringBackend::on_completion(std::uint64_t user_data, int res, std::uint32_t
     on_wake_completion(res);
     return;
   }
+  if (user_data == kPeerWakeData) return;  // another reactor woke us: the wait it ended was the point
   const std::uint32_t slot = requests_.lookup(user_data);
   if (slot == kNoSlot) return;  // cannot happen while slots live until their last CQE; kept as a guard
   switch (requests_[slot].kind) {
@@ -60,6 +61,17 @@ void UringBackend::on_completion(std::uint64_t user_data, int res, std::uint32_t
     case RequestKind::recv_multishot:
     case RequestKind::accept_multishot: on_multishot_completion(slot, res, flags); return;
     case RequestKind::watch: on_watch_completion(slot, res); return;
+    case RequestKind::peer_wake: {
+      UringBackend* peer = requests_[slot].peer;
+      release_request(slot);
+      // Not delivered (the peer's ring overflowed, or closed): its eventfd still wakes it. A kernel without
+      // MSG_RING (before 5.18) says EINVAL: stop trying.
+      if (res < 0) {
+        peer->wake();
+        if (res == -EINVAL || res == -EOPNOTSUPP) peer_wake_unsupported_ = true;
+      }
+      return;
+    }
     case RequestKind::release_file: {
       const std::int32_t file_slot = requests_[slot].file_slot;
       release_request(slot);

@@ -27,6 +27,7 @@ void UringBackend::enable_if_needed() noexcept {
   // A registered ring fd spares every io_uring_enter the descriptor lookup. It is per thread, like the
   // single issuer.
   if (tuning_.registered_ring) io_uring_register_ring_fd(&ring_);
+  accepts_peer_wake_.store(true, std::memory_order_release);
 }
 
 void UringBackend::submit_now() noexcept {

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <signal.h>
@@ -136,6 +137,28 @@ TEST_P(ReactorTest, RunCanBeStartedAgainAfterStop) {
     EXPECT_FALSE(watchdog.dismiss());
   }
   EXPECT_EQ(runs, 2);
+}
+
+// A close made in the turn that stops the loop reaches the kernel when run() returns, not at the next run:
+// the peer sees the end of the connection although this loop no longer turns (io_uring queues the cancel
+// of the pending receive and the release of the registered descriptor as SQEs).
+TEST_P(ReactorTest, ClosesMadeInTheLastTurnTakeEffectWhenRunReturns) {
+  auto pair = tcp_pair();
+  ASSERT_TRUE(pair) << pair.error().message();
+  auto& [client, server] = *pair;
+  reactor().spawn([](StreamSocket& s) -> Task<void> { (void)co_await s.recv_pooled(); }(server));
+  run_for(5ms);  // the receive is in the kernel now
+  reactor().post([&] {
+    server.close();
+    reactor().stop();
+  });
+  LoopWatchdog watchdog(reactor(), 5s);
+  reactor().run();
+  EXPECT_FALSE(watchdog.dismiss());
+  pollfd p{client.native_handle(), POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 2000), 1) << "the server's close never reached the kernel";
+  char c;
+  EXPECT_EQ(::recv(client.native_handle(), &c, 1, 0), 0);
 }
 
 TEST_P(ReactorTest, PostsFromManyThreadsAllRunInPerThreadOrder) {

@@ -167,7 +167,7 @@ TEST_P(StreamListenerTest, ListeningOnAPortInUseFails) {
 
 TEST_P(StreamListenerTest, ReusePortLetsTwoListenersShareAPort) {
   ListenOptions options;
-  options.reuse_port = true;
+  options.bind.reuse_port = true;
   auto first = listen_loopback(AddressFamily::ipv4, options);
   ASSERT_TRUE(first);
   auto second = StreamListener::listen(reactor(), first->local_address().value(), options);
@@ -177,7 +177,7 @@ TEST_P(StreamListenerTest, ReusePortLetsTwoListenersShareAPort) {
 TEST_P(StreamListenerTest, DualStackListenerAcceptsIpv4Clients) {
   if (!ipv6_loopback_available()) GTEST_SKIP() << "IPv6 unavailable here: cannot bind [::1]:0";
   ListenOptions options;
-  options.v6_only = false;
+  options.bind.v6_only = false;
   auto listener = StreamListener::listen(reactor(), Address::any_v6(0), options);
   ASSERT_TRUE(listener) << listener.error().message();
   Address v4 = Address::loopback_v4(listener->local_address()->port());
@@ -187,7 +187,7 @@ TEST_P(StreamListenerTest, DualStackListenerAcceptsIpv4Clients) {
 TEST_P(StreamListenerTest, V6OnlyListenerRefusesIpv4Clients) {
   if (!ipv6_loopback_available()) GTEST_SKIP() << "IPv6 unavailable here: cannot bind [::1]:0";
   ListenOptions options;
-  options.v6_only = true;
+  options.bind.v6_only = true;
   // The guard holds 127.0.0.1 on the listener's port, so that no other process listening there can answer
   // for us. A port someone else already holds on IPv4 is simply tried again with a new listener.
   for (int attempt = 0; attempt < 5; ++attempt) {
@@ -232,7 +232,7 @@ TEST_P(StreamListenerTest, UnixModeSetsTheSocketFileMode) {
   ASSERT_TRUE(dir.ok());
   std::string path = dir.file("private.sock");
   ListenOptions options;
-  options.unix_mode = 0600;
+  options.bind.unix_mode = 0600;
   mode_t old_umask = ::umask(0);  // without unix_mode the file would be 0777 now
   auto listener = StreamListener::listen(reactor(), Address::unix_path(path).value(), options);
   ::umask(old_umask);
@@ -250,22 +250,24 @@ TEST_P(StreamListenerTest, StaleUnixSocketFileIsReplaced) {
   {
     auto first = StreamListener::listen(reactor(), where);
     ASSERT_TRUE(first);
-  }  // closed; its socket file stays behind
+    first->keep_socket_file();
+  }  // closed; its socket file stays behind, as a killed server's does
   auto second = StreamListener::listen(reactor(), where);
   ASSERT_TRUE(second) << second.error().message();
   accept_and_exchange(where, *second);
 }
 
-TEST_P(StreamListenerTest, StaleUnixSocketFileIsKeptWhenAskedTo) {
+TEST_P(StreamListenerTest, FailIfExistsRefusesEvenAStaleSocketFile) {
   TempDir dir;
   ASSERT_TRUE(dir.ok());
   Address where = Address::unix_path(dir.file("kept.sock")).value();
   {
     auto first = StreamListener::listen(reactor(), where);
     ASSERT_TRUE(first);
+    first->keep_socket_file();
   }
   ListenOptions options;
-  options.unlink_existing = false;
+  options.bind.unix_path = UnixPathPolicy::fail_if_exists;
   auto second = StreamListener::listen(reactor(), where, options);
   ASSERT_FALSE(second);
   EXPECT_EQ(second.error(), std::errc::address_in_use);
