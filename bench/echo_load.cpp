@@ -6,6 +6,7 @@
 //
 //   echo_load --connect tcp:HOST:PORT --conns C --size S --duration D
 //             [--warmup W] [--server-pid PID] [--spin-us N] [--json]
+//   echo_load --connect unix:PATH ...      (a Unix stream socket; TCP_NODELAY is then skipped)
 //
 // Each of the C connections runs a closed loop: send one S-byte message, wait
 // until all S bytes came back (content is checked), record the round trip,
@@ -43,6 +44,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -231,6 +233,17 @@ void usage()
 
 bool parse_addr(const std::string& spec, sockaddr_storage& ss, socklen_t& sl)
 {
+    if (spec.rfind("unix:", 0) == 0) {  // a Unix stream socket path (bench/run's unix scenario)
+        auto& un = reinterpret_cast<sockaddr_un&>(ss);
+        std::string path = spec.substr(5);
+        if (path.empty() || path.size() >= sizeof un.sun_path)
+            return false;
+        un = {};
+        un.sun_family = AF_UNIX;
+        std::memcpy(un.sun_path, path.data(), path.size());
+        sl = sizeof un;
+        return true;
+    }
     if (spec.rfind("tcp:", 0) != 0)
         return false;
     std::string hp = spec.substr(4);
@@ -260,7 +273,7 @@ public:
         for (std::size_t i = 0; i < payload_.size(); i++)
             payload_[i] = char((i * 131 + 7) & 0xff);
         if (!parse_addr(o.connect, addr_, addrlen_))
-            fatal("bad --connect '%s' (want tcp:HOST:PORT)", o.connect.c_str());
+            fatal("bad --connect '%s' (want tcp:HOST:PORT or unix:PATH)", o.connect.c_str());
         ep_ = epoll_create1(EPOLL_CLOEXEC);
         if (ep_ < 0)
             fatal("epoll_create1: %s", std::strerror(errno));
@@ -314,7 +327,8 @@ void Load::start_connect(std::size_t i)
     if (c.fd < 0)
         conn_fail(i, "socket", errno);
     int one = 1;
-    setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (addr_.ss_family != AF_UNIX)
+        setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     epoll_event e{};
     e.data.u64 = i;
     if (connect(c.fd, reinterpret_cast<sockaddr*>(&addr_), addrlen_) == 0) {
