@@ -89,7 +89,7 @@ Task<void> accept_on_this_core(std::shared_ptr<ShardedState> state, unsigned cor
 
 Result<Address> open_on_this_core(const std::shared_ptr<ShardedState>& state, const Address& address) {
   ListenOptions options = state->options.listen;
-  options.reuse_port = true;
+  options.bind.reuse_port = true;
   auto listener = StreamListener::listen(this_reactor(), address, options);
   if (!listener) return fail(listener.error());
   auto local = listener->local_address();
@@ -214,7 +214,7 @@ Task<void> run_round_robin(std::shared_ptr<ShardedState> state, StreamListener l
 
 Result<Address> open_round_robin(const std::shared_ptr<ShardedState>& state, const Address& address) {
   ListenOptions options = state->options.listen;
-  options.reuse_port = false;
+  options.bind.reuse_port = false;
   auto listener = StreamListener::listen(this_reactor(), address, options);
   if (!listener) return fail(listener.error());
   auto local = listener->local_address();

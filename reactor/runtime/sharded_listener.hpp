@@ -48,7 +48,7 @@ std::string_view to_string(ConnectionDistribution d) noexcept;
 Result<ConnectionDistribution> parse_connection_distribution(std::string_view text) noexcept;
 
 struct ShardedListenOptions {
-  ListenOptions listen{};  // reuse_port is set for the reuseport modes
+  ListenOptions listen{};  // bind.reuse_port is set for the reuseport modes
   ConnectionDistribution distribution = ConnectionDistribution::reuseport;
   unsigned acceptor_core = 0;  // round_robin: the core that accepts
 };
