@@ -127,7 +127,7 @@ TEST_P(CrossCorePostTest, ASpinningCoreIsNeverWokenASleepingOneIs) {
     run_on<void>(*rt, 0, [&]() -> Task<void> {
       for (int i = 0; i < kMessages; ++i) {
         rt->post(1, [&received] { received.fetch_add(1); });
-        co_await this_reactor().sleep(300us);
+        co_await this_reactor().sleep(1ms);
       }
     });
     const auto deadline = std::chrono::steady_clock::now() + 10s;
@@ -139,7 +139,9 @@ TEST_P(CrossCorePostTest, ASpinningCoreIsNeverWokenASleepingOneIs) {
   };
   const std::uint64_t sleeping = count_wakeups(0us);
   const std::uint64_t spinning = count_wakeups(200ms);
-  EXPECT_GE(sleeping, kMessages / 2u) << "a core that sleeps between messages needs waking";
+  // Not one wake-up per message: on a loaded machine core 1 may not have gone back to sleep before the next
+  // message comes (34 of 100 were seen at a load average of 15 on 2 CPUs, with 300 µs between messages).
+  EXPECT_GE(sleeping, kMessages / 10u) << "a core that sleeps between messages needs waking";
   EXPECT_LE(spinning, 1u) << "a spinning core polls its queues: nobody needs to wake it";
 }
 
