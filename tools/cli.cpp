@@ -1,5 +1,7 @@
 #include "tools/cli.hpp"
 
+#include <sys/resource.h>
+
 #include <cctype>
 #include <charconv>
 #include <cstdio>
@@ -194,6 +196,16 @@ CLI::Option* add_endpoint_option(CLI::App& app, const std::string& name, Endpoin
           name, [&spec, parse](const std::string& text) { spec = *parse(text); }, description)
       ->type_name("ENDPOINT")
       ->check(check);
+}
+
+std::size_t raise_open_file_limit() noexcept {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised{limit.rlim_max, limit.rlim_max};
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  return static_cast<std::size_t>(limit.rlim_cur);
 }
 
 }  // namespace rfarm::tools

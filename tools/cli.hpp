@@ -68,6 +68,10 @@ class CommandLine {
 //     return tools::report_failure("echo-server", "listen on tcp:127.0.0.1:80: Permission denied");
 int report_failure(std::string_view tool, std::string_view message);
 
+// Raises this process's soft limit on open descriptors to its hard limit, as a server that holds one per
+// connection must (many shells start programs with a soft limit of 1024). Returns the limit now in force.
+std::size_t raise_open_file_limit() noexcept;
+
 // Validators whose message names the value and what was wanted, e.g. "abc" is not a positive integer.
 // Digits only: "1.5", "0x10", "+3", " 4" are refused too.
 CLI::Validator positive_integer();

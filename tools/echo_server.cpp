@@ -1,12 +1,13 @@
 // echo-server: echoes every byte back; when the peer half-closes, finishes sending and closes its side.
 //
-//   echo-server --listen tcp:127.0.0.1:0 [--backend epoll|uring|auto] [--spin-us N] [--log-level LEVEL]
+//   echo-server --listen tcp:127.0.0.1:0 [--threads N] [--backend epoll|uring|auto] [--spin-us N] [--log-level LEVEL]
 //   echo-server --listen udp:127.0.0.1:0 | unixpacket:/tmp/echo.sock     (datagrams / records, batched)
 //   echo-server --listen tls:127.0.0.1:0 --tls-cert F --tls-key F [--tls-ca F] [--require-client-cert]
 //   echo-server --help | --version
 //
 // The first line on stdout is the bound endpoint (tcp:127.0.0.1:40123), so scripts can start it on port 0.
-// SIGINT / SIGTERM stop it cleanly. Exit status: 0 stopped cleanly, 1 could not serve (the port is taken, a
+// --threads N (default: one core per CPU) serves tcp:, tls: and unix: on a Runtime (echo_server_runtime.cpp);
+// --threads 1 is the single-reactor path below. SIGINT / SIGTERM stop it cleanly. Exit status: 0 stopped cleanly, 1 could not serve (the port is taken, a
 // TLS file cannot be used), 2 usage error (tools/cli.hpp). The command line is read in echo_server_options.cpp.
 #include <cstdio>
 #include <optional>
@@ -20,6 +21,7 @@
 #include "tools/cli.hpp"
 #include "tools/echo_server_dgram.hpp"
 #include "tools/echo_server_options.hpp"
+#include "tools/echo_server_runtime.hpp"
 #include "tools/tls_echo.hpp"
 
 using namespace rfarm;
@@ -51,6 +53,9 @@ int main(int argc, char** argv) {
     if (!made) return failed(made.error());
     tls_context = std::move(*made);
   }
+
+  tools::raise_open_file_limit();  // one descriptor per connection
+  if (options->threads != 1) return tools::serve_echo_on_runtime(*options, tls_context);
 
   auto reactor = Reactor::create(options->reactor);
   if (!reactor) return failed("cannot start the reactor: " + reactor.error().message());

@@ -1,6 +1,7 @@
 #include "tools/echo_server_options.hpp"
 
 #include "tools/cli.hpp"
+#include "tools/echo_server_dgram.hpp"
 
 namespace rfarm::tools {
 
@@ -21,12 +22,46 @@ std::expected<EchoServerOptions, int> parse_echo_server_options(int argc, char**
                                       "Refuse clients without a certificate from --tls-ca")
                              ->group("TLS");
   require->needs(tls.ca);
+  app.add_option("--threads", o.threads,
+                     "Reactor cores for tcp:, tls: and unix: (default 0: one per CPU; 1: a single reactor,\n"
+                     "no runtime). udp: and unixpacket: serve on one core")
+          ->type_name("N")
+          ->check(integer_in_range(0, 1024));
+  std::string distribution_text;
+  CLI::Option* distribution =
+      app.add_option("--distribution", distribution_text,
+                     "How connections reach cores: reuseport (default; round-robin for unix:),\n"
+                     "reuseport-cpu (the core on the CPU that received the packets), round-robin")
+          ->type_name("MODE")
+          ->check(CLI::Validator(
+              [](std::string& text) -> std::string {
+                return parse_connection_distribution(text)
+                           ? std::string()
+                           : '"' + text + "\" is not a distribution (reuseport, reuseport-cpu, round-robin)";
+              },
+              "", "distribution"));
   cli.add_reactor_options();
   if (auto status = cli.parse(argc, argv)) return std::unexpected(*status);
   o.reactor = cli.reactor_options();
 
-  // What CLI11 cannot say alone: TLS options belong to a tls: listener, which needs a certificate and key.
+  if (!distribution_text.empty()) o.distribution = *parse_connection_distribution(distribution_text);
   std::string listen = "--listen " + o.listen.to_string();
+  if (is_message_transport(o.listen.transport)) {
+    if (o.threads > 1)
+      return std::unexpected(cli.usage_error("--threads " + std::to_string(o.threads) + " is for stream listeners; " +
+                                             listen + " serves on one core"));
+    if (distribution->count() > 0)
+      return std::unexpected(cli.usage_error("--distribution is for stream listeners, not " + listen));
+    o.threads = 1;
+  } else if (o.threads == 1 && distribution->count() > 0) {
+    return std::unexpected(cli.usage_error("--distribution needs more than one core (--threads 1 given)"));
+  } else if (o.listen.transport == Transport::unix_stream && o.distribution &&
+             *o.distribution != ConnectionDistribution::round_robin) {
+    return std::unexpected(cli.usage_error("--distribution " + distribution_text + " cannot share a Unix path; " +
+                                           listen + " takes round-robin"));
+  }
+
+  // What CLI11 cannot say alone: TLS options belong to a tls: listener, which needs a certificate and key.
   if (o.listen.transport != Transport::tls) {
     for (CLI::Option* option : {tls.certificate, tls.key, tls.ca, require})
       if (option->count() > 0)

@@ -2,9 +2,11 @@
 #pragma once
 
 #include <expected>
+#include <optional>
 
 #include "reactor/loop/reactor.hpp"
 #include "reactor/net/endpoint.hpp"
+#include "reactor/runtime/sharded_listener.hpp"
 #include "tools/tls_echo.hpp"
 
 namespace rfarm::tools {
@@ -13,6 +15,10 @@ struct EchoServerOptions {
   EndpointSpec listen{};     // --listen
   ReactorOptions reactor{};  // --backend, --spin-us, --log-level
   TlsEchoOptions tls{};      // --tls-cert, --tls-key, --tls-ca, --require-client-cert (tls: listeners only)
+  // --threads: reactor cores; 0 is one per CPU (the default for tcp:, tls: and unix:), 1 the single-reactor
+  // path without a Runtime. udp: and unixpacket: listeners serve on one core.
+  unsigned threads = 0;
+  std::optional<ConnectionDistribution> distribution;  // --distribution; unset: reuseport, round robin for unix:
 };
 
 // The options argv asks for, or the status to exit with: help or version printed (0), or a usage error

@@ -15,8 +15,6 @@ std::expected<TlsContext, std::string> make_tls_echo_context(const TlsEchoOption
   return make_tls_context(TlsRole::server, options.files, tls);
 }
 
-namespace {
-
 Task<void> tls_echo(Reactor& reactor, StreamSocket conn, TlsContext context) {
   auto tls = TlsStream::server(std::move(conn), context);
   if (!tls) co_return;
@@ -35,8 +33,6 @@ Task<void> tls_echo(Reactor& reactor, StreamSocket conn, TlsContext context) {
   }
   co_await tls->shutdown();
 }
-
-}  // namespace
 
 Task<void> tls_echo_accept_loop(Reactor& reactor, StreamListener& listener, TlsContext context) {
   return accept_loop(reactor, listener, [&reactor, context](StreamSocket conn) {

@@ -25,6 +25,10 @@ struct TlsEchoOptions {
 // carries OpenSSL's reason.
 std::expected<TlsContext, std::string> make_tls_echo_context(const TlsEchoOptions& options);
 
+// One connection: handshakes (10 s at most), then echoes until the client's close_notify, which it answers
+// with its own. Runs on the reactor that owns conn (a runtime core's, for echo-server --threads N).
+Task<void> tls_echo(Reactor& reactor, StreamSocket conn, TlsContext context);
+
 // Accepts connections until the listener closes; each one handshakes (10 s at most), then echoes until the
 // client's close_notify, which it answers with its own.
 Task<void> tls_echo_accept_loop(Reactor& reactor, StreamListener& listener, TlsContext context);

@@ -279,21 +279,30 @@ class EchoServerHarness : public ::testing::Test {
   int peer_runs_ = 0;
 };
 
-// The echo tests run once per backend (--backend epoll / uring). The server says which backend it runs on
-// (RFARM_LOG=info); a uring instance on a kernel without io_uring skips, quoting the server's reason.
+// The echo tests run once per backend (--backend epoll / uring) and per serving path: the default runtime of
+// one reactor per CPU ("epoll"), and the single reactor of --threads 1 ("epoll_1core"). The server says which
+// backend it runs on (RFARM_LOG=info); a uring instance on a kernel without io_uring skips, quoting the
+// server's reason.
 class EchoServerTest : public EchoServerHarness, public ::testing::WithParamInterface<std::string> {
  protected:
+  std::string backend() const { return GetParam().substr(0, GetParam().find('_')); }
+  // --backend, and --threads 1 for the single-reactor variants.
+  std::vector<std::string> server_args(const std::string& listen) const {
+    std::vector<std::string> args{"--listen", listen, "--backend", backend()};
+    if (GetParam().ends_with("_1core")) args.insert(args.end(), {"--threads", "1"});
+    return args;
+  }
   std::string start(const std::string& listen) {
-    std::string endpoint = start_server({"--listen", listen, "--backend", GetParam()}, {"RFARM_LOG=info"});
+    std::string endpoint = start_server(server_args(listen), {"RFARM_LOG=info"});
     if (endpoint.empty()) return endpoint;
     // "echo-server on <backend> backend" follows the endpoint line on stderr.
     auto deadline = steady_clock::now() + 5s;
     std::string log;
     while ((log = server_stderr()).find("echo-server on ") == std::string::npos && steady_clock::now() < deadline)
       std::this_thread::sleep_for(5ms);
-    if (log.find("echo-server on " + GetParam() + " backend") == std::string::npos) {
+    if (log.find("echo-server on " + backend() + " backend") == std::string::npos) {
       std::string first_line = log.substr(0, log.find('\n'));
-      skipped_ = "the server did not run on " + GetParam() + ": " + first_line;
+      skipped_ = "the server did not run on " + backend() + ": " + first_line;
     }
     return endpoint;
   }
@@ -419,7 +428,7 @@ TEST_P(EchoServerTest, SigtermRightAfterTheEndpointLineExitsWithStatusZero) {
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << describe_status(*status);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, EchoServerTest, ::testing::Values("epoll", "uring"),
+INSTANTIATE_TEST_SUITE_P(Backends, EchoServerTest, ::testing::Values("epoll", "uring", "epoll_1core", "uring_1core"),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
 using EchoServerStartupTest = EchoServerHarness;
@@ -481,7 +490,9 @@ class EchoServerUnixPathTest : public EchoServerTest {
     std::string err_path = dir_.file("refused" + std::to_string(refused_runs_++) + ".stderr");
     int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
-    auto child = Child::spawn({env("RFARM_ECHO_SERVER"), "--listen", listen, "--backend", GetParam()}, -1, null, err);
+    std::vector<std::string> argv{env("RFARM_ECHO_SERVER")};
+    for (std::string& a : server_args(listen)) argv.push_back(std::move(a));
+    auto child = Child::spawn(argv, -1, null, err);
     ::close(err);
     ::close(null);
     if (!child) return {std::nullopt, ""};
@@ -556,7 +567,7 @@ TEST_P(EchoServerUnixPathTest, ACleanExitRemovesTheSocketFile) {
   EXPECT_NE(::lstat(path.c_str(), &st), 0) << "the socket file is still there after a clean exit";
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, EchoServerUnixPathTest, ::testing::Values("epoll", "uring"),
+INSTANTIATE_TEST_SUITE_P(Backends, EchoServerUnixPathTest, ::testing::Values("epoll", "uring", "epoll_1core", "uring_1core"),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
 }  // namespace

@@ -1,0 +1,80 @@
+#include "tools/echo_server_runtime.hpp"
+
+#include <cstdio>
+#include <string>
+
+#include "reactor/runtime/runtime.hpp"
+#include "reactor/runtime/sharded_listener.hpp"
+#include "tools/cli.hpp"
+#include "tools/tls_echo.hpp"
+
+namespace rfarm::tools {
+
+namespace {
+
+// The same per-connection echo as the single-core path (echo_server.cpp): a pooled buffer only while data is
+// in hand, so an idle connection holds none.
+Task<void> echo(StreamSocket conn) {
+  for (;;) {
+    auto data = co_await conn.recv_pooled();
+    if (!data || data->empty()) break;
+    if (!co_await conn.send_all(data->bytes())) break;
+  }
+}
+
+struct Serving {
+  const EchoServerOptions& options;
+  const std::optional<TlsContext>& tls;
+  int status = kExitSuccess;
+  std::optional<ShardedListener> listener;
+};
+
+// On core 0: opens the listener on every core and prints the bound endpoint.
+Task<void> start_serving(Runtime& runtime, Serving& serving) {
+  const EndpointSpec& endpoint = serving.options.listen;
+  ShardedListenOptions listen;
+  listen.distribution = serving.options.distribution.value_or(endpoint.transport == Transport::unix_stream
+                                                                  ? ConnectionDistribution::round_robin
+                                                                  : ConnectionDistribution::reuseport);
+  ConnectionHandler handler;
+  if (serving.tls) {
+    handler = [context = *serving.tls](StreamSocket conn) {
+      this_reactor().spawn(tls_echo(this_reactor(), std::move(conn), context));
+    };
+  } else {
+    handler = [](StreamSocket conn) { this_reactor().spawn(echo(std::move(conn))); };
+  }
+  auto listener = co_await ShardedListener::listen(runtime, endpoint.address, listen, std::move(handler));
+  if (!listener) {
+    serving.status = report_failure("echo-server", "listen on " + endpoint.to_string() + ": " +
+                                                       listener.error().message());
+    runtime.stop();
+    co_return;
+  }
+  std::printf("%s\n", EndpointSpec{endpoint.transport, listener->local_address()}.to_string().c_str());
+  std::fflush(stdout);
+  this_reactor().log().info("echo-server on {} backend, {} cores, {} distribution",
+                            to_string(this_reactor().backend_kind()), runtime.core_count(),
+                            to_string(listener->distribution()));
+  serving.listener = std::move(*listener);
+}
+
+}  // namespace
+
+int serve_echo_on_runtime(const EchoServerOptions& options, const std::optional<TlsContext>& tls) {
+  RuntimeOptions runtime_options;
+  runtime_options.threads = options.threads;  // 0: one core per CPU
+  runtime_options.reactor = options.reactor;
+  runtime_options.workers = 1;  // the echo offloads nothing; the pool's minimum
+  // SIGINT / SIGTERM stop accepting and stop at once, as the single-core path does: an echo has nothing to
+  // drain, and a client's open connection must not hold the exit back.
+  runtime_options.shutdown_deadline = Duration::zero();
+  auto runtime = Runtime::create(runtime_options);
+  if (!runtime) return report_failure("echo-server", "cannot start the runtime: " + runtime.error().message());
+  Serving serving{options, tls, kExitSuccess, std::nullopt};
+  (*runtime)->post(0, [&] { this_reactor().spawn(start_serving(**runtime, serving)); });
+  (*runtime)->run();
+  return serving.status;
+}
+
+}  // namespace rfarm::tools
