@@ -23,7 +23,7 @@ import time
 # The same servers, started and stopped the same way, as the echo benchmark.
 from run_echo_bench import EPOLL_PEERS, SERVERS, Server
 
-DEFAULT_SERVERS = "rfarm-epoll,rfarm-uring,raw-epoll,libuv,raw-uring"
+DEFAULT_SERVERS = "rfarm-epoll,rfarm-uring,raw-epoll,libuv,libevent,asio,raw-uring"
 
 
 def rss_kib(pid):
