@@ -57,6 +57,12 @@ def open_echoed(port, count, socks, deadline):
 
 
 def measure(path, extra, conns):
+    """RSS in KiB with no connection and with conns idle connections (bench/harness/c10k.py calls this)."""
+    before, _, after = measure_points(path, extra, conns)
+    return before, after
+
+
+def measure_points(path, extra, conns):
     """RSS in KiB with no connection, with conns // 2 and with conns idle connections."""
     srv = Server([path, "--listen", "tcp:127.0.0.1:0"] + extra)
     socks = []
@@ -98,7 +104,7 @@ def main():
             print("skip %-12s: %s is missing" % (name, path))
             continue
         try:
-            before, middle, after = measure(path, extra, args.conns)
+            before, middle, after = measure_points(path, extra, args.conns)
         except (OSError, RuntimeError) as e:
             print("%-12s FAILED: %s" % (name, e))
             failed += 1
