@@ -30,6 +30,18 @@
 // --spin-us N busy-polls epoll_wait(0) for up to N us after the last event
 // before blocking (latency mode; pair it with the server's --spin-us).
 //
+// Exact-count mode (--messages M, for counting instructions with callgrind,
+// which has no notion of time that means anything): after the ramp every
+// connection does exactly --warmup-messages W round trips and parks; the
+// server is then idle and echo_load prints "echo_load: warm" on stdout and
+// waits for a line on stdin (the harness zeroes the server's counters then).
+// Next every connection does exactly M round trips and parks, so exactly
+// C x M messages were echoed; the report is printed (msgs = C x M) and
+// echo_load waits for one more line on stdin before it closes anything (the
+// harness dumps the counters then, so connection teardown is not counted).
+// --timeout S bounds each phase (default 300 s: a server under valgrind is
+// ~50x slower).
+//
 // Exit status: 0 on success; 1 if connecting fails (clear message on stderr)
 // or a connection breaks / echoes wrong bytes; 2 on bad usage; 3 if the
 // internal watchdog fires. The run is always bounded in time.
@@ -208,6 +220,7 @@ struct Conn {
     bool want_out = false;   // EPOLLOUT registered for a partial send
     std::uint32_t sent = 0, got = 0;
     std::uint64_t t_send = 0;
+    long left = 0;  // exact-count mode: round trips still to do in this phase
 };
 
 struct Options {
@@ -219,6 +232,9 @@ struct Options {
     long server_pid = 0;
     long spin_us = 0;
     long ramp_window = 256;
+    long messages = 0;         // > 0: exact-count mode, round trips per connection measured
+    long warmup_messages = 0;  // exact-count mode: round trips per connection before the pause
+    long timeout_s = 300;      // exact-count mode: bound per phase
     bool json = false;
 };
 
@@ -227,7 +243,9 @@ void usage()
     std::fprintf(stderr,
                  "usage: echo_load --connect tcp:HOST:PORT --conns C --size S --duration D\n"
                  "                 [--warmup W] [--server-pid PID] [--spin-us N] [--json]\n"
-                 "                 [--ramp-window N]\n");
+                 "                 [--ramp-window N]\n"
+                 "       echo_load --connect tcp:HOST:PORT --conns C --size S --messages M\n"
+                 "                 [--warmup-messages W] [--timeout S] [--server-pid PID] [--json]\n");
     std::exit(2);
 }
 
@@ -282,6 +300,11 @@ public:
     int run();
 
 private:
+    int run_exact();
+    void start_phase(long round_trips);
+    int report(std::uint64_t t_begin, std::uint64_t t_ramp_done, std::uint64_t t_meas_start,
+               std::uint64_t t_meas_end, const CpuSample& srv0, const CpuSample& srv1, const CpuSample& me0,
+               const CpuSample& me1, const rusage& ru0, const rusage& ru1);
     void start_connect(std::size_t i);
     void on_event(std::size_t i, std::uint32_t ev);
     void send_msg(std::size_t i, std::uint64_t now);
@@ -302,6 +325,7 @@ private:
     std::size_t next_ = 0;  // next connection index to open
     bool measuring_ = false;
     bool ramp_done_ = false;
+    long active_ = 0;  // exact-count mode: connections not yet parked in this phase
     std::uint64_t msgs_ = 0;
     std::uint64_t t_now_ = 0;
     Histogram hist_;
@@ -440,6 +464,10 @@ void Load::on_event(std::size_t i, std::uint32_t ev)
             if (!ramp_done_)
                 return;  // park until every connection is up
         }
+        if (o_.messages > 0 && --c.left <= 0) {
+            active_--;  // exact-count mode: this connection's share of the phase is done
+            return;
+        }
         send_msg(i, t);
         return;
     }
@@ -461,6 +489,8 @@ int Load::run()
     const std::uint64_t spin_ns = std::uint64_t(o_.spin_us) * 1000u;
     alarm(unsigned(10.0 + 0.001 * double(o_.conns) + o_.warmup + o_.duration + 30));
 
+    if (o_.messages > 0)
+        return run_exact();
     std::vector<epoll_event> evs(1024);
     std::uint64_t last_event = 0;
     std::uint64_t t_ramp_done = 0, t_meas_start = 0, t_meas_end = 0;
@@ -532,8 +562,13 @@ int Load::run()
             on_event(std::size_t(evs[std::size_t(k)].data.u64), evs[std::size_t(k)].events);
     }
     alarm(0);
+    return report(t_begin, t_ramp_done, t_meas_start, t_meas_end, srv0, srv1, me0, me1, ru0, ru1);
+}
 
-    // ---- report ----
+int Load::report(std::uint64_t t_begin, std::uint64_t t_ramp_done, std::uint64_t t_meas_start,
+                 std::uint64_t t_meas_end, const CpuSample& srv0, const CpuSample& srv1, const CpuSample& me0,
+                 const CpuSample& me1, const rusage& ru0, const rusage& ru1)
+{
     const double secs = double(t_meas_end - t_meas_start) / 1e9;
     const double rate = secs > 0 ? double(msgs_) / secs : 0;
     const double p50 = hist_.quantile(0.50) / 1e3, p90 = hist_.quantile(0.90) / 1e3,
@@ -604,6 +639,79 @@ int Load::run()
     return 0;
 }
 
+void Load::start_phase(long round_trips)
+{
+    active_ = round_trips > 0 ? o_.conns : 0;
+    const std::uint64_t now = now_ns();
+    if (active_ == 0)
+        return;
+    for (std::size_t i = 0; i < conns_.size(); i++) {
+        conns_[i].left = round_trips;
+        send_msg(i, now);
+    }
+}
+
+// Blocks until the harness writes a line (or closes stdin); the server is idle meanwhile.
+void wait_for_go(const char* what)
+{
+    std::printf("echo_load: %s\n", what);
+    std::fflush(stdout);
+    char line[64];
+    if (!std::fgets(line, sizeof line, stdin) && std::ferror(stdin))
+        fatal("reading stdin: %s", std::strerror(errno));
+}
+
+int Load::run_exact()
+{
+    const std::uint64_t t_begin = now_ns();
+    std::vector<epoll_event> evs(1024);
+    auto pump = [&](auto done) {
+        alarm(unsigned(o_.timeout_s + 0.001 * double(o_.conns)));
+        while (!done()) {
+            int n = epoll_wait(ep_, evs.data(), int(evs.size()), 100);
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                fatal("epoll_wait: %s", std::strerror(errno));
+            }
+            for (int k = 0; k < n; k++)
+                on_event(std::size_t(evs[std::size_t(k)].data.u64), evs[std::size_t(k)].events);
+            while (next_ < conns_.size() && unconfirmed_ < o_.ramp_window)
+                start_connect(next_++);
+        }
+        alarm(0);
+    };
+    pump([&] { return connected_ == o_.conns; });
+    ramp_done_ = true;
+    const std::uint64_t t_ramp_done = now_ns();
+    start_phase(o_.warmup_messages);
+    pump([&] { return active_ == 0; });
+    wait_for_go("warm");
+
+    CpuSample srv0, srv1, me0, me1;
+    rusage ru0{}, ru1{};
+    if (o_.server_pid)
+        srv0 = sample_cpu(o_.server_pid);
+    me0 = sample_cpu(getpid());
+    getrusage(RUSAGE_SELF, &ru0);
+    measuring_ = true;
+    const std::uint64_t t_meas_start = now_ns();
+    start_phase(o_.messages);
+    pump([&] { return active_ == 0; });
+    const std::uint64_t t_meas_end = now_ns();
+    measuring_ = false;
+    if (o_.server_pid)
+        srv1 = sample_cpu(o_.server_pid);
+    me1 = sample_cpu(getpid());
+    getrusage(RUSAGE_SELF, &ru1);
+    if (msgs_ != std::uint64_t(o_.conns) * std::uint64_t(o_.messages))
+        fatal("exact-count mode echoed %llu messages, expected %ld", (unsigned long long)msgs_,
+              o_.conns * o_.messages);
+    int rc = report(t_begin, t_ramp_done, t_meas_start, t_meas_end, srv0, srv1, me0, me1, ru0, ru1);
+    wait_for_go("measured");
+    return rc;
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
@@ -632,13 +740,20 @@ int main(int argc, char** argv)
             o.spin_us = std::strtol(num(i), nullptr, 10);
         else if (a == "--ramp-window")
             o.ramp_window = std::strtol(num(i), nullptr, 10);
+        else if (a == "--messages")
+            o.messages = std::strtol(num(i), nullptr, 10);
+        else if (a == "--warmup-messages")
+            o.warmup_messages = std::strtol(num(i), nullptr, 10);
+        else if (a == "--timeout")
+            o.timeout_s = std::strtol(num(i), nullptr, 10);
         else if (a == "--json")
             o.json = true;
         else
             usage();
     }
     if (o.connect.empty() || o.conns < 1 || o.size < 1 || o.size > (1l << 30) || o.duration <= 0 ||
-        o.warmup < 0 || o.ramp_window < 1 || o.spin_us < 0)
+        o.warmup < 0 || o.ramp_window < 1 || o.spin_us < 0 || o.messages < 0 || o.warmup_messages < 0 ||
+        o.timeout_s < 1)
         usage();
 
     rlimit rl{};

@@ -7,6 +7,12 @@ VmRSS again, and report (after - before) / N. The connections then stay idle; no
 what a C10K-and-beyond server pays per parked connection in user space (kernel socket memory is not in RSS
 and is the same for every server).
 
+A second figure, "marginal", is the growth between N/2 and N connections divided by N/2. It leaves out memory
+that grows with use up to a fixed bound rather than with connections: an io_uring server's provided-buffer
+ring (rfarm: 4096 buffers of 16 KiB) is touched buffer by buffer as the kernel cycles through it, so one page
+of each buffer enters RSS as the first 4096 connections each receive one byte, and then no more. The average
+charges those 16 MiB to the connections (~1.7 KB each at 10,000); the marginal figure does not.
+
     python3 bench/idle_memory.py --build-dir build-bench [--conns 10000] [--servers rfarm-epoll,...]
 
 Python stdlib only. The client side holds N sockets, so N is bounded by the open-files limit (raised to its
@@ -23,7 +29,7 @@ import time
 # The same servers, started and stopped the same way, as the echo benchmark.
 from run_echo_bench import EPOLL_PEERS, SERVERS, Server
 
-DEFAULT_SERVERS = "rfarm-epoll,rfarm-uring,raw-epoll,libuv,raw-uring"
+DEFAULT_SERVERS = "rfarm-epoll,rfarm-uring,raw-epoll,libuv,libevent,asio,raw-uring"
 
 
 def rss_kib(pid):
@@ -34,7 +40,30 @@ def rss_kib(pid):
     raise RuntimeError("no VmRSS for pid %d" % pid)
 
 
+def open_echoed(port, count, socks, deadline):
+    """Opens count more connections, each echoing one byte, and waits for every echo."""
+    fresh = []
+    for _ in range(count):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(b"x")
+        fresh.append(s)
+        socks.append(s)
+        if time.monotonic() > deadline:
+            raise RuntimeError("connecting took over 60 s")
+    for s in fresh:
+        if s.recv(1) != b"x":
+            raise RuntimeError("a connection did not echo its byte")
+    time.sleep(0.3)
+
+
 def measure(path, extra, conns):
+    """RSS in KiB with no connection and with conns idle connections (bench/harness/c10k.py calls this)."""
+    before, _, after = measure_points(path, extra, conns)
+    return before, after
+
+
+def measure_points(path, extra, conns):
+    """RSS in KiB with no connection, with conns // 2 and with conns idle connections."""
     srv = Server([path, "--listen", "tcp:127.0.0.1:0"] + extra)
     socks = []
     try:
@@ -42,17 +71,10 @@ def measure(path, extra, conns):
         time.sleep(0.2)
         before = rss_kib(srv.proc.pid)
         deadline = time.monotonic() + 60
-        for _ in range(conns):
-            s = socket.create_connection(("127.0.0.1", port), timeout=10)
-            s.sendall(b"x")
-            socks.append(s)
-            if time.monotonic() > deadline:
-                raise RuntimeError("connecting took over 60 s")
-        for s in socks:
-            if s.recv(1) != b"x":
-                raise RuntimeError("a connection did not echo its byte")
-        time.sleep(0.3)
-        return before, rss_kib(srv.proc.pid)
+        open_echoed(port, conns // 2, socks, deadline)
+        middle = rss_kib(srv.proc.pid)
+        open_echoed(port, conns - conns // 2, socks, deadline)
+        return before, middle, rss_kib(srv.proc.pid)
     finally:
         for s in socks:
             s.close()
@@ -82,15 +104,16 @@ def main():
             print("skip %-12s: %s is missing" % (name, path))
             continue
         try:
-            before, after = measure(path, extra, args.conns)
+            before, middle, after = measure_points(path, extra, args.conns)
         except (OSError, RuntimeError) as e:
             print("%-12s FAILED: %s" % (name, e))
             failed += 1
             continue
         per_conn = (after - before) * 1024.0 / args.conns
+        marginal = (after - middle) * 1024.0 / (args.conns - args.conns // 2)
         rows.append((name, before, after, per_conn))
-        print("%-12s RSS %7d KiB idle, %7d KiB with %d connections: %6.0f B per connection" % (
-            name, before, after, args.conns, per_conn))
+        print("%-12s RSS %7d KiB idle, %7d KiB with %d connections: %6.0f B per connection (marginal %6.0f B)" % (
+            name, before, after, args.conns, per_conn, marginal))
     peers = [r[3] for r in rows if r[0] in EPOLL_PEERS]
     if peers:
         best = min(peers)

@@ -18,6 +18,11 @@ Why it is written this way:
     CPU the server burns per echoed message is a property of the server.
   * Python stdlib only; every child has a timeout; a missing binary skips that
     server with a reason instead of failing the run.
+  * --callgrind counts user instructions per message without a PMU and
+    without depending on time: the server runs under callgrind, echo_load
+    does an exact number of round trips, the counters are zeroed after the
+    warm-up (callgrind_control -z) and dumped after the measured messages
+    (callgrind_control -d), and the figure is instructions / messages.
 """
 
 import argparse
@@ -41,6 +46,8 @@ SERVERS = {
     "raw-epoll-recv": ("bench/raw_epoll_echo", ["--recv-send"], True),
     "libuv": ("bench/libuv_echo", [], False),
     "raw-uring": ("bench/raw_uring_echo", [], False),
+    "libevent": ("bench/libevent_echo", [], False),  # bench/run's peers; here for idle_memory.py and --callgrind
+    "asio": ("bench/asio_echo", [], False),
 }
 DEFAULT_SERVERS = "rfarm-epoll,raw-epoll,libuv,raw-uring"
 EPOLL_PEERS = ("raw-epoll", "libuv")
@@ -455,6 +462,131 @@ def run_latency(args, servers):
     return runs, lat
 
 
+CALLGRIND_START_TIMEOUT = 60.0  # valgrind's start-up (translating the binary and its libraries) is slow
+
+
+def callgrind_control(flag, pid):
+    """callgrind_control -z / -d PID; it reaches a server blocked in epoll_wait through vgdb."""
+    cp = subprocess.run(["callgrind_control", flag, str(pid)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                        timeout=60, stdin=subprocess.DEVNULL)
+    text = cp.stdout.decode(errors="replace")
+    if cp.returncode != 0 or "Error" in text:
+        raise RuntimeError("callgrind_control %s %d failed: %s" % (flag, pid, text.strip()[-300:]))
+
+
+def callgrind_total_ir(path):
+    """The Ir total of one callgrind dump ('summary:' or 'totals:' line; events: Ir first)."""
+    with open(path) as f:
+        for line in f:
+            if line.startswith(("summary:", "totals:")):
+                return int(line.split()[1])
+    raise RuntimeError("no summary/totals line in %s" % path)
+
+
+def read_until(proc, marker, deadline, lines):
+    """Reads echo_load's stdout lines into `lines` until one equals `marker`."""
+    while True:
+        if time.monotonic() > deadline:
+            raise RuntimeError("echo_load did not print %r in time" % marker)
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError("echo_load exited before %r: %s" % (
+                marker, proc.stderr.read().decode(errors="replace").strip()[-300:]))
+        line = line.decode(errors="replace").strip()
+        if line == marker:
+            return
+        lines.append(line)
+
+
+def measure_callgrind(args, name, conns, outdir):
+    """One server under callgrind: ramp, warm-up, zero, exactly conns x per-connection messages, dump."""
+    import tempfile
+
+    rel, extra, _ = SERVERS[name]
+    per_conn = max(1, args.cg_messages // conns)
+    msgs = per_conn * conns
+    res = {"server": name, "conns": conns, "size": args.size, "messages": msgs}
+    out = os.path.join(outdir, "callgrind.%s.%d" % (name, conns))
+    sargv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
+             os.path.join(args.build_dir, rel), "--listen", "tcp:127.0.0.1:0"] + extra
+    srv = Server(pin(args.server_cpu, sargv, args.taskset), start_timeout=CALLGRIND_START_TIMEOUT)
+    load = None
+    try:
+        addr = srv.start()
+        largv = [args.echo_load, "--connect", addr, "--conns", str(conns), "--size", str(args.size),
+                 "--messages", str(per_conn), "--warmup-messages", str(max(1, args.cg_warmup // conns)),
+                 "--server-pid", str(srv.proc.pid), "--json"]
+        load = subprocess.Popen(pin(args.client_cpu, largv, args.taskset), stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 600
+        lines = []
+        read_until(load, "echo_load: warm", deadline, lines)
+        callgrind_control("-z", srv.proc.pid)
+        load.stdin.write(b"go\n")
+        load.stdin.flush()
+        read_until(load, "echo_load: measured", deadline, lines)
+        callgrind_control("-d", srv.proc.pid)
+        dumps = sorted(f for f in os.listdir(outdir) if f.startswith(os.path.basename(out) + "."))
+        if not dumps:
+            raise RuntimeError("callgrind wrote no dump for %s" % out)
+        ir = callgrind_total_ir(os.path.join(outdir, dumps[-1]))
+        res["dump"] = os.path.join(outdir, dumps[-1])
+        load.stdin.write(b"go\n")
+        load.stdin.flush()
+        load.wait(30)
+        try:
+            stats = json.loads(lines[-1])
+        except (ValueError, IndexError):
+            raise RuntimeError("echo_load printed no JSON line: %r" % lines[-1:])
+        if stats.get("msgs") != msgs:
+            raise RuntimeError("echo_load echoed %s messages, expected %d" % (stats.get("msgs"), msgs))
+        res["instr_user"] = ir / msgs
+        res["ir"] = ir
+        if srv.proc.poll() is not None:
+            res["error"] = "server exited during the run (status %s)%s" % (srv.proc.returncode, srv.stderr_tail())
+        return res
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+        res["error"] = str(e)
+        return res
+    finally:
+        if load is not None and load.poll() is None:
+            load.kill()
+            load.wait()
+        srv.stop()
+        srv.cleanup()
+
+
+def run_callgrind(args, servers, conns_list):
+    """Every (server, C) once: callgrind counts are deterministic up to a few scheduling-dependent batches."""
+    import tempfile
+
+    outdir = args.cg_dir or tempfile.mkdtemp(prefix="echo-bench-callgrind-")
+    os.makedirs(outdir, exist_ok=True)
+    runs = []
+    for c in conns_list:
+        for name in servers:
+            r = measure_callgrind(args, name, c, outdir)
+            runs.append(r)
+            log("[callgrind] %-14s C=%-5d %s" % (name, c, r.get("error") or "%.0f user instructions/msg (%d msgs)" % (
+                r["instr_user"], r["messages"])))
+    log("")
+    log("CALLGRIND: user instructions per echoed message (size=%d B; counters zeroed after the warm-up,"
+        " dumped after the measured messages; dumps in %s)" % (args.size, outdir))
+    hdr = "%-14s" % "server" + "".join("%10s" % ("C=%d" % c) for c in conns_list)
+    log(hdr)
+    log("-" * len(hdr))
+    table = {}
+    for name in servers:
+        row = "%-14s" % name
+        for c in conns_list:
+            r = next((r for r in runs if r["server"] == name and r["conns"] == c), None)
+            v = r.get("instr_user") if r and "error" not in r else None
+            table["%s/%d" % (name, c)] = v
+            row += "%10s" % fmt(v, ".0f")
+        log(row)
+    return runs, table
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build-dir", default="build", help="meson build directory (default: build)")
@@ -474,7 +606,19 @@ def main():
     ap.add_argument("--client-cpu", type=int, default=1, help="CPU for echo_load (default: 1)")
     ap.add_argument("--counters", action="store_true",
                     help="also count the server's user/kernel instructions and cycles per message (perf stat)")
+    ap.add_argument("--callgrind", action="store_true",
+                    help="count user instructions per message with the server under callgrind (no PMU needed); "
+                         "one run per (server, conns); --conns defaults to 100,1000")
+    ap.add_argument("--cg-messages", type=int, default=20000,
+                    help="callgrind mode: measured messages per run, split evenly over the connections "
+                         "(default: 20000)")
+    ap.add_argument("--cg-warmup", type=int, default=5000,
+                    help="callgrind mode: warm-up messages before the counters are zeroed (default: 5000)")
+    ap.add_argument("--cg-dir", help="callgrind mode: keep the dumps here (default: a new temporary directory)")
+    conns_given = any(a == "--conns" or a.startswith("--conns=") for a in sys.argv[1:])
     args = ap.parse_args()
+    if args.callgrind and not conns_given:
+        args.conns = "100,1000"
 
     args.build_dir = os.path.abspath(args.build_dir)
     names = [s.strip() for s in args.servers.split(",") if s.strip()]
@@ -505,6 +649,8 @@ def main():
     if not servers:
         sys.exit("run_echo_bench: no server binary found, nothing to measure")
 
+    if args.callgrind and (shutil.which("valgrind") is None or shutil.which("callgrind_control") is None):
+        ap.error("--callgrind needs valgrind and callgrind_control (Debian package valgrind)")
     if args.counters and shutil.which("perf") is None:
         ap.error("--counters needs perf (Debian package linux-perf)")
     args.taskset = shutil.which("taskset") is not None
@@ -518,13 +664,16 @@ def main():
     log("rfarm echo bench: servers=%s conns=%s reps=%d duration=%.1fs warmup=%.1fs size=%d pin=srv:%s/cli:%s" % (
         ",".join(servers), ",".join(map(str, conns_list)), args.reps, args.duration, args.warmup, args.size,
         args.server_cpu if args.taskset else "-", args.client_cpu if args.taskset else "-"))
-    if load1 > 0.5:
+    if load1 > 0.5 and not args.callgrind:  # callgrind counts instructions: other work cannot change them
         log("warning: load average is %.2f: other work is running and will add noise, most to msgs/s and "
             "latency, and somewhat (up to ~2x seen here) to CPU/msg" % load1)
 
     t0 = time.monotonic()
     out = {"config": {k: v for k, v in vars(args).items()}, "servers": servers, "loadavg_start": os.getloadavg()}
-    if args.latency:
+    if args.callgrind:
+        runs, table = run_callgrind(args, servers, conns_list)
+        out.update({"mode": "callgrind", "runs": runs, "instr_user_per_msg": table})
+    elif args.latency:
         runs, lat = run_latency(args, servers)
         out.update({"mode": "latency", "runs": runs, "latency": lat})
     else:

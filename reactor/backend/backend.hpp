@@ -62,6 +62,13 @@ class Backend {
   virtual void close(IoHandle& handle) noexcept = 0;
   // The op's memory is going away while it is pending: drop it without completing it (see io_op.hpp).
   virtual void abandon(IoOp& op) noexcept = 0;
+  // The caller's own syscall on handle (an operation's attempt(), e.g. recvmmsg) found direction d would
+  // block. A readiness backend then waits for the next edge instead of trying again at once; a completion
+  // backend has nothing to note.
+  virtual void note_would_block(IoHandle& handle, Direction d) noexcept {
+    (void)handle;
+    (void)d;
+  }
 
   virtual std::error_code add_watch(Watcher& w) noexcept = 0;
   virtual std::error_code modify_watch(Watcher& w) noexcept = 0;

@@ -107,26 +107,15 @@ struct IoHandle {
 
   int fd;
   bool stream;  // SOCK_STREAM: a short read means the receive queue was drained
+  // Private to the backend serving this handle, as libuv's per-platform fields are: portable code never reads
+  // or writes these two. A backend keeps small per-handle state in the flags (epoll: its readiness hints) and
+  // anything bigger behind the pointer (io_uring: lanes, multishot state, registered-file slot).
+  std::uint8_t backend_flags = 0;
+  void* backend_data = nullptr;
 
   IntrusiveList<IoOp> readers;
   IntrusiveList<IoOp> writers;
   IntrusiveList<IoOp> urgent;
-
-  // Readiness hints (epoll). Set by an edge, cleared by EAGAIN or a short transfer; while clear, a new
-  // operation waits for the next edge instead of spending a syscall that would return EAGAIN.
-  bool readable = true;
-  bool writable = true;
-  bool registered = false;  // epoll: in the interest set (one epoll_ctl per descriptor lifetime)
-  // epoll: the peer's FIN (EPOLLRDHUP) or an error was announced. End of stream is sticky and gets no edge
-  // of its own once announced, so from then on a short read does not mean "wait for the next edge".
-  bool read_closed = false;
-  // epoll: urgent data was announced (EPOLLPRI). A TCP read stops short at the urgent mark (tcp(7)), so from
-  // then on a short read does not prove the receive queue drained, until a read finds the queue empty.
-  bool urgent_seen = false;
-
-  // Private to the io_uring backend: registered-file slot and per-handle multishot state.
-  std::int32_t fixed_slot = -1;
-  void* backend_data = nullptr;
 };
 
 }  // namespace rfarm::detail

@@ -50,8 +50,8 @@ bool RecvBatch::attempt(IoOp& op) noexcept {
                                    nullptr));
   while (r == -EINTR);
   if (r == -EAGAIN) {
-    // Same meaning as the epoll backend's own EAGAIN: wait for the next edge instead of polling first.
-    op.handle->readable = false;
+    // Same meaning as the backend's own EAGAIN: on epoll, wait for the next edge instead of polling first.
+    static_cast<SocketState*>(op.handle)->reactor->backend().note_would_block(*op.handle, Direction::read);
     return false;
   }
   op.result = r;
@@ -89,7 +89,7 @@ bool SendBatch::attempt(IoOp& op) noexcept {
                                      flags | MSG_DONTWAIT | MSG_NOSIGNAL));
     while (r == -EINTR);
     if (r == -EAGAIN) {
-      op.handle->writable = false;
+      static_cast<SocketState*>(op.handle)->reactor->backend().note_would_block(*op.handle, Direction::write);
       return false;
     }
     if (r < 0) {

@@ -30,6 +30,25 @@ constexpr std::size_t kMaxEvents = 512;
 constexpr std::uint8_t kConnectIssued = 1;  // connect() was called; what is left is waiting for its outcome
 constexpr std::uint8_t kQueuedOnHandle = 2;  // in its handle's queue (not in the completion queue)
 
+// This backend's per-handle state, in IoHandle::backend_flags (zero for a new handle: ready both ways, not
+// registered). The would-block bits are readiness hints: set by EAGAIN or a short transfer, cleared by an
+// edge; while one is set, a new operation of that direction waits for the next edge instead of spending a
+// syscall that would return EAGAIN.
+enum HandleFlag : std::uint8_t {
+  kReadWouldBlock = 1 << 0,
+  kWriteWouldBlock = 1 << 1,
+  kRegistered = 1 << 2,  // in the interest set (one epoll_ctl per descriptor lifetime)
+  // The peer's FIN (EPOLLRDHUP) or an error was announced. End of stream is sticky and gets no edge of its own
+  // once announced, so from then on a short read does not mean "wait for the next edge".
+  kReadClosed = 1 << 3,
+  // Urgent data was announced (EPOLLPRI). A TCP read stops short at the urgent mark (tcp(7)), so from then on
+  // a short read does not prove the receive queue drained, until a read finds the queue empty.
+  kUrgentSeen = 1 << 4,
+};
+bool has(const IoHandle& h, HandleFlag f) noexcept { return (h.backend_flags & f) != 0; }
+void set(IoHandle& h, HandleFlag f) noexcept { h.backend_flags |= f; }
+void clear(IoHandle& h, HandleFlag f) noexcept { h.backend_flags &= static_cast<std::uint8_t>(~f); }
+
 int syscall_result(long r) noexcept { return r >= 0 ? static_cast<int>(r) : -errno; }
 
 std::size_t total_length(const msghdr& msg) noexcept {
@@ -60,7 +79,7 @@ class EpollBackend final : public Backend {
         return true;
       }
     }
-    if (!h.registered) {
+    if (!has(h, kRegistered)) {
       if (std::error_code ec = register_handle(h)) {
         op.result = -ec.value();
         return true;
@@ -71,6 +90,11 @@ class EpollBackend final : public Backend {
     op.backend_state |= kQueuedOnHandle;
     queue.push_back(op);
     return false;
+  }
+
+  void note_would_block(IoHandle& h, Direction d) noexcept override {
+    if (d == Direction::read) set(h, kReadWouldBlock);
+    if (d == Direction::write) set(h, kWriteWouldBlock);
   }
 
   void abandon(IoOp& op) noexcept override {
@@ -100,11 +124,11 @@ class EpollBackend final : public Backend {
         context_.completions.push(op);
       }
     }
-    if (h.registered) {
+    if (has(h, kRegistered)) {
       // Explicit removal: a dup()ed or SCM_RIGHTS-passed copy of the descriptor would keep it in the set.
       ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, h.fd, nullptr);
       invalidate_pending_events(reinterpret_cast<std::uint64_t>(&h));
-      h.registered = false;
+      clear(h, kRegistered);
     }
     if (dispatching_ == &h) dispatching_ = nullptr;
     ::close(h.fd);
@@ -199,8 +223,8 @@ class EpollBackend final : public Backend {
  private:
   static bool ready_hint(const IoHandle& h, OpKind kind) noexcept {
     switch (direction_of(kind)) {
-      case Direction::read: return h.readable;
-      case Direction::write: return h.writable;
+      case Direction::read: return !has(h, kReadWouldBlock);
+      case Direction::write: return !has(h, kWriteWouldBlock);
       case Direction::urgent: return true;
     }
     return true;
@@ -211,7 +235,7 @@ class EpollBackend final : public Backend {
     ev.events = EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDHUP | EPOLLET;
     ev.data.u64 = reinterpret_cast<std::uint64_t>(&h);
     if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, h.fd, &ev) != 0) return last_errno();
-    h.registered = true;
+    set(h, kRegistered);
     return {};
   }
 
@@ -225,7 +249,7 @@ class EpollBackend final : public Backend {
                                                : ::recvmsg(h.fd, &op.msg, op.msg_flags));
         while (r == -EINTR);
         if (op.msg_flags & MSG_PEEK) {
-          if (r == -EAGAIN) h.readable = false;  // a short peek leaves the bytes queued: no edge will announce them
+          if (r == -EAGAIN) set(h, kReadWouldBlock);  // a short peek leaves the bytes queued: no edge will announce them
         } else if ((op.msg_flags & MSG_OOB) == 0) {
           note_read(h, r, total_length(op.msg));
         }
@@ -250,7 +274,7 @@ class EpollBackend final : public Backend {
                                                : ::sendmsg(h.fd, &op.msg, flags));
         while (r == -EINTR);
         if (r == -EAGAIN || (r >= 0 && h.stream && static_cast<std::size_t>(r) < total_length(op.msg)))
-          h.writable = false;
+          set(h, kWriteWouldBlock);
         return r;
       }
       case OpKind::accept: {
@@ -258,7 +282,7 @@ class EpollBackend final : public Backend {
         do r = syscall_result(::accept4(h.fd, static_cast<sockaddr*>(op.msg.msg_name), len,
                                         SOCK_NONBLOCK | SOCK_CLOEXEC));
         while (r == -EINTR);
-        if (r == -EAGAIN) h.readable = false;
+        if (r == -EAGAIN) set(h, kReadWouldBlock);
         return r;
       }
       case OpKind::connect: return perform_connect(op);
@@ -277,12 +301,12 @@ class EpollBackend final : public Backend {
 
   static void note_read(IoHandle& h, int r, std::size_t requested) noexcept {
     if (r == -EAGAIN) {
-      h.readable = false;
+      set(h, kReadWouldBlock);
       // Drained: any urgent mark is behind us. A later one comes with an edge that reports EPOLLPRI again
       // (the event mask is the socket's whole state), so short reads may count as "drained" once more.
-      h.urgent_seen = false;
-    } else if (r > 0 && h.stream && !h.urgent_seen && !h.read_closed && static_cast<std::size_t>(r) < requested) {
-      h.readable = false;
+      clear(h, kUrgentSeen);
+    } else if (r > 0 && h.stream && !has(h, kUrgentSeen) && !has(h, kReadClosed) && static_cast<std::size_t>(r) < requested) {
+      set(h, kReadWouldBlock);
     }
   }
 
@@ -292,7 +316,7 @@ class EpollBackend final : public Backend {
       op.backend_state |= kConnectIssued;
       int r = syscall_result(::connect(h.fd, static_cast<sockaddr*>(op.msg.msg_name), op.msg.msg_namelen));
       if (r == -EINPROGRESS || r == -EINTR) {  // EINTR: the connect goes on asynchronously (connect(2))
-        h.writable = false;
+        set(h, kWriteWouldBlock);
         return -EAGAIN;
       }
       return r;
@@ -316,14 +340,14 @@ class EpollBackend final : public Backend {
   void dispatch(IoHandle& h, std::uint32_t events) noexcept {
     dispatching_ = &h;
     constexpr std::uint32_t kFailure = EPOLLERR | EPOLLHUP;
-    if (events & (EPOLLRDHUP | kFailure)) h.read_closed = true;
-    if (events & EPOLLPRI) h.urgent_seen = true;
+    if (events & (EPOLLRDHUP | kFailure)) set(h, kReadClosed);
+    if (events & EPOLLPRI) set(h, kUrgentSeen);
     if (events & (EPOLLIN | EPOLLRDHUP | kFailure)) {
-      h.readable = true;
+      clear(h, kReadWouldBlock);
       retry(h, Direction::read);
     }
     if (dispatching_ == &h && (events & (EPOLLOUT | kFailure))) {
-      h.writable = true;
+      clear(h, kWriteWouldBlock);
       retry(h, Direction::write);
     }
     if (dispatching_ == &h && (events & (EPOLLPRI | kFailure))) retry(h, Direction::urgent);

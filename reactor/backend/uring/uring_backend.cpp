@@ -141,7 +141,6 @@ void UringBackend::close(IoHandle& h) noexcept {
     release_file_slot(*hs);
     hs->handle = nullptr;
     h.backend_data = nullptr;
-    h.fixed_slot = -1;
     // The cancelled ops complete later in this turn, and then their buffers may be reused: the kernel must
     // have dropped the requests by then.
     if (submit) submit_now();

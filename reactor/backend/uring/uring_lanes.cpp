@@ -73,7 +73,6 @@ HandleState* UringBackend::state_of(IoHandle& h) noexcept {
       int fd = h.fd;
       if (io_uring_register_files_update(&ring_, static_cast<unsigned>(slot), &fd, 1) == 1) {
         hs->file_slot = slot;
-        h.fixed_slot = slot;
       } else {
         free_file_slots_.push_back(slot);
       }

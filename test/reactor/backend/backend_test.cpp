@@ -92,6 +92,23 @@ TEST(BackendKindTest, ExplicitBackendIgnoresRfarmBackend) {
   EXPECT_EQ((*reactor)->backend_kind(), BackendKind::epoll);
 }
 
+// RFARM_TEST_URING_BUILT comes from test/reactor/backend/meson.build: whether liburing was found (meson option
+// 'uring'). A build without it must still give every caller a reactor, on epoll, and say why.
+TEST(BackendKindTest, BuildWithoutLiburingRunsUringRequestsOnEpollAndSaysWhy) {
+  if (RFARM_TEST_URING_BUILT) GTEST_SKIP() << "this build has the io_uring backend (-During=disabled tests this)";
+  std::vector<std::string> lines;
+  ReactorOptions options;
+  options.backend = BackendKind::uring;
+  options.log_level = LogLevel::warn;
+  options.log_sink = [&lines](LogLevel, std::string_view line) { lines.emplace_back(line); };
+  auto reactor = Reactor::create(options);
+  ASSERT_TRUE(reactor) << reactor.error().message();
+  EXPECT_EQ((*reactor)->backend_kind(), BackendKind::epoll);
+  EXPECT_EQ((*reactor)->backend_fallback_reason(), make_error_code(Errc::backend_unavailable));
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("falling back to epoll"), std::string::npos) << lines[0];
+}
+
 TEST(BackendKindTest, EmptyRfarmBackendMeansUnset) {
   ScopedBackendVariable env("");
   ReactorOptions options;
