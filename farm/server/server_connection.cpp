@@ -44,11 +44,21 @@ ServerConnection<S>::ServerConnection(FarmServer& server, CoreState& core, S str
       deadline_timer_(stream_.reactor()),
       stall_timer_(stream_.reactor()) {
   server_.connection_opened();
+  // Past the shutdown deadline the guard closes the connection inside its constructor: enter(closed) then
+  // leaves the half-built guard alone, and it goes here.
+  constructing_ = true;
   guard_.emplace([this] { close_now("closed at the shutdown deadline", LogLevel::warn); });
-  guard_->on_drain([this] {
+  constructing_ = false;
+  if (state_ == State::closed) {
+    guard_.reset();
+    return;
+  }
+  auto drain = [this] {
     if (state_ == State::serving || state_ == State::await_hello) enter(State::draining);
     else if (state_ == State::tls_handshake) close_now("shutting down during the TLS handshake", LogLevel::info);
-  });
+  };
+  if (guard_->draining()) drain();  // accepted while this core drains: on_drain has run already
+  else guard_->on_drain(drain);
   send_.on_error([this](std::error_code ec) { close_now("send: " + ec.message(), LogLevel::info); });
   send_.on_drained([this] { after_output_drained(); });
   // Both timers' callbacks only change state; none destroys the connection inside (the reader holds it).
@@ -116,9 +126,6 @@ void ServerConnection<S>::enter(State next) {
       return;
     case State::draining:
       deadline_timer_.cancel();
-      // Whatever is left must leave within the stall timeout, whether or not the client reads.
-      stall_timer_.start(server_.options().limits.write_stall_timeout,
-                         [this] { close_now("draining took longer than the write-stall timeout", LogLevel::warn); });
       maybe_finish_draining();
       return;
     case State::closed: {
@@ -130,7 +137,7 @@ void ServerConnection<S>::enter(State next) {
                 close_reason_.empty() ? "closed" : close_reason_);
       stream_.close();  // pending receive and send complete with operation_canceled
       output_.clear();
-      guard_.reset();
+      if (!constructing_) guard_.reset();
       if (std::exchange(counted_, false)) server_.connection_closed();
       wake();
       return;
@@ -408,7 +415,15 @@ void ServerConnection<S>::after_output_drained() {
 
 template <class S>
 void ServerConnection<S>::maybe_finish_draining() {
-  if (state_ != State::draining || in_flight_ != 0 || !output_.empty() || !send_.idle()) return;
+  if (state_ != State::draining || in_flight_ != 0) return;  // tasks take as long as they take
+  if (!output_.empty() || !send_.idle()) {
+    // Only the answers are left: they must leave within the stall timeout, whether or not the client reads.
+    if (!stall_timer_.armed())
+      stall_timer_.start(server_.options().limits.write_stall_timeout, [this] {
+        close_now("the client does not read its last answers (write-stall timeout)", LogLevel::warn);
+      });
+    return;
+  }
   if (close_reason_.empty()) close_reason_ = "drained for shutdown";
   enter(State::closed);
 }

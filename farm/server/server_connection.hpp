@@ -118,6 +118,7 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection<S>
   std::uint64_t features_ = 0;    // granted in the Welcome
   bool input_done_ = false;       // end of stream, a read error, or nothing more will be read (refusal, error)
   bool counted_ = true;           // counted in the server's live connections until closed
+  bool constructing_ = false;     // guard_ is being made
   LogLevel close_level_ = LogLevel::info;
   std::string close_reason_;
   std::uint64_t number_;          // for the log: "connection 3.17" (core.number)

@@ -4,7 +4,10 @@
 // misaligned, end_server and the runtime's graceful shutdown.
 #include <gtest/gtest.h>
 
+#include <sys/socket.h>
+
 #include <atomic>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
@@ -183,6 +186,24 @@ TEST_P(FarmServerLibraryTest, GracefulShutdownAnswersTasksInFlightThenStops) {
   EXPECT_EQ(answers[2].kind, FailureKind::overloaded);
   EXPECT_TRUE(c.closed_by_server(5s));
   EXPECT_TRUE(runtime_->join_for(10s)) << "the runtime must stop once the connection drained";
+}
+
+TEST_P(FarmServerLibraryTest, HalfClosedClientGetsTheAnswersOfItsTasksThenTheClose) {
+  farm::FarmServerOptions options;
+  options.limits.write_stall_timeout = 100ms;  // shorter than the task: the task's time must not count
+  start(std::move(options));
+  FarmTestClient c = client();
+  ASSERT_TRUE(c.submit(1, "sleep_ms", [](flexbuffers::Builder& b) { b.Int(300); }));
+  ASSERT_TRUE(c.submit(2, "add", [](flexbuffers::Builder& b) { b.Int(3); }));
+  ASSERT_EQ(::shutdown(c.fd(), SHUT_WR), 0);
+  std::set<std::uint64_t> answered;
+  for (int i = 0; i < 2; ++i) {
+    auto a = c.read_frame(5s);
+    ASSERT_TRUE(a && a->is(Message::Result)) << "answer " << i;
+    answered.insert(a->task_id);
+  }
+  EXPECT_EQ(answered, (std::set<std::uint64_t>{1, 2}));
+  EXPECT_TRUE(c.closed_by_server(5s));
 }
 
 TEST_P(FarmServerLibraryTest, EndServerStopsTheRuntimeWhenTheLastConnectionCloses) {
