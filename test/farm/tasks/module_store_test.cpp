@@ -116,6 +116,18 @@ TEST_F(ModuleStoreTest, TheSameBytesTwiceAreANoOp) {
   EXPECT_EQ(store->modules().size(), 1u);
 }
 
+TEST_F(ModuleStoreTest, RegisterLoadedFillsAFreshRegistryWithEveryModule) {
+  auto store = ModuleStore::open(store_dir_);
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->install(registry_, example_, "a.so"));
+  TaskRegistry fresh;  // what a server builds after a load: a new table around the modules it has
+  ASSERT_TRUE(store->register_loaded(fresh));
+  ASSERT_NE(fresh.find("count_primes"), nullptr);
+  EXPECT_EQ(fresh.find("count_primes")->origin, "module example_tasks");
+  EXPECT_EQ(fresh.size(), 5u);
+  EXPECT_FALSE(store->register_loaded(fresh)) << "the same tasks twice collide";
+}
+
 TEST_F(ModuleStoreTest, ACollidingModuleIsRefusedWhole) {
   auto store = ModuleStore::open(store_dir_);
   ASSERT_TRUE(store);
