@@ -19,7 +19,7 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-all=(frame_decoder flex_values address endpoint stream_readers http_chunked http_request hosts_file)
+all=(frame_decoder flex_values address endpoint stream_readers frame_reader http_chunked http_request hosts_file)
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 
 # The longest input worth trying per target: a head of http-hello's 8 KiB limit and more, a few frames, short

@@ -10,8 +10,8 @@ from . import proc, stats, table
 
 NAME = "fuzz"
 TITLE = "Fuzzing (libFuzzer, ASan + UBSan)"
-TARGETS = ["frame_decoder", "flex_values", "address", "endpoint", "stream_readers", "http_chunked", "http_request",
-           "hosts_file"]
+TARGETS = ["frame_decoder", "flex_values", "address", "endpoint", "stream_readers", "frame_reader", "http_chunked",
+           "http_request", "hosts_file"]
 ROW = re.compile(r"^(\w+)\s+(\d+)\s+(\d+)\s+(.*)$")
 
 
