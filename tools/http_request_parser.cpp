@@ -87,7 +87,12 @@ HttpParseResult parse_http_request(std::string_view input, std::size_t max_head_
   std::string_view line;
   // RFC 9112 section 2.2: a server SHOULD ignore at least one empty line before the request line.
   if (!rest.empty() && (rest.front() == '\r' || rest.front() == '\n')) {
-    if (!next_line(rest, line)) return {};
+    // Waiting for that line's end is bounded by the head limit like any other line (else a peer sending "\r"
+    // and never a line feed would be buffered for ever).
+    if (!next_line(rest, line)) {
+      if (input.size() >= max_head_bytes) return bad("request head too large");
+      return {};
+    }
     if (!line.empty()) return bad("malformed request line");
   }
   if (!next_line(rest, line)) {

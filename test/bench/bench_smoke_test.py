@@ -37,7 +37,7 @@ def main():
         check(cp.returncode == 0, "bench/run --quick --smoke exits 0 (took %.0f s)" % took)
         listed = subprocess.run([sys.executable, bench_run, "--list"], stdout=subprocess.PIPE).stdout.decode()
         names = [line.split()[0] for line in listed.splitlines() if line.strip()]
-        check(len(names) == 9, "--list names the 9 scenarios: %s" % " ".join(names))
+        check(len(names) == 10, "--list names the 10 scenarios: %s" % " ".join(names))
         bad = subprocess.run([sys.executable, bench_run, "no-such-scenario"], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE)
         check(bad.returncode == 2 and b"unknown scenario" in bad.stderr, "an unknown scenario is a usage error")

@@ -96,6 +96,17 @@ TEST(HttpRequestParserTest, AHeadLargerThanTheLimitIsRefusedNotAwaited) {
   EXPECT_EQ(parse_http_request(body_too_big, 8192, 1000).status, HttpParseStatus::bad);
 }
 
+// Found by test/fuzz/http_request_fuzz (crash-65345117...): after a leading CR the parser waited for the end of
+// that line past max_head_bytes, answering "incomplete" for ever, so http-hello's carry buffer grew without
+// bound for a peer that sent "\r" and then bytes without a line feed.
+TEST(HttpRequestParserTest, ALeadingCarriageReturnWithoutALineEndIsRefusedAtTheHeadLimit) {
+  std::string input = "\r" + std::string(70, '\xb2') + "\nGET /xTTP/1P";  // the fuzzer's input
+  EXPECT_EQ(parse_http_request(input, 65, 17).status, HttpParseStatus::bad);
+  std::string endless = "\r" + std::string(kDefaultMaxHeadBytes, 'a');
+  EXPECT_EQ(parse_http_request(endless).status, HttpParseStatus::bad);
+  EXPECT_EQ(parse_http_request("\r").status, HttpParseStatus::incomplete) << "a CR alone may still become CRLF";
+}
+
 TEST(HttpRequestParserTest, ControlCharactersInAPartialRequestLineAreRefusedEarly) {
   EXPECT_EQ(parse_http_request(std::string_view("GET /\0", 6)).status, HttpParseStatus::bad);
 }

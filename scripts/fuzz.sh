@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The libFuzzer targets of test/fuzz/ (issue 15): configure build-fuzz/ with clang-19 if needed, build the
+# targets, run each on its seed corpus for N seconds, print executions and exec/s per target.
+#   scripts/fuzz.sh                      every target, 30 s each
+#   scripts/fuzz.sh --seconds 20         CI's bounded run (.ci/run)
+#   scripts/fuzz.sh --seconds 3600 frame_decoder flex_values
+# New inputs the fuzzer finds go to build-fuzz/fuzz-corpus/<target>/ (the committed seeds under
+# test/fuzz/corpus/ are read, never written); a crash, leak or sanitizer report leaves its input in
+# build-fuzz/fuzz-artifacts/<target>/ and makes the exit status non-zero. Needs clang-19 and libfuzzer-19-dev.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+seconds=30
+targets=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --seconds) seconds="$2"; shift 2 ;;
+    -h|--help) sed -n 2,9p "$0"; exit 0 ;;
+    *) targets+=("$1"); shift ;;
+  esac
+done
+all=(frame_decoder flex_values address endpoint stream_readers frame_reader http_chunked http_request hosts_file)
+[ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
+
+# The longest input worth trying per target: a head of http-hello's 8 KiB limit and more, a few frames, short
+# text for addresses and endpoints.
+max_len() {
+  case "$1" in
+    frame_decoder|http_request) echo 16384 ;;
+    address|endpoint) echo 256 ;;
+    *) echo 4096 ;;
+  esac
+}
+
+dir=build-fuzz
+if [ ! -f "$dir/build.ninja" ]; then
+  # The fuzz build needs no tests or benches: only the targets and the libraries they call are built.
+  CC=clang-19 CXX=clang++-19 meson setup "$dir" -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
+    -Dtests=false -Dbench=false >/dev/null
+fi
+ninja -C "$dir" build.ninja >/dev/null  # regenerate first if a meson.build changed
+ninja -C "$dir" -j"${FUZZ_JOBS:-2}" $(for t in "${targets[@]}"; do echo "test/fuzz/${t}_fuzz"; done) >/dev/null
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+status=0
+printf '%-16s %12s %10s  %s\n' target executions exec/s result
+for t in "${targets[@]}"; do
+  corpus="$dir/fuzz-corpus/$t"
+  artifacts="$dir/fuzz-artifacts/$t/"
+  log="$dir/fuzz-logs/$t.log"
+  mkdir -p "$corpus" "$artifacts" "$(dirname "$log")"
+  result=ok
+  # -timeout: one input running 10 s is a hang; -rss_limit_mb bounds memory like a server's limits would.
+  "$dir/test/fuzz/${t}_fuzz" -max_total_time="$seconds" -max_len="$(max_len "$t")" -timeout=10 \
+    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$artifacts" "$corpus" "test/fuzz/corpus/$t" \
+    >"$log" 2>&1 || { result="FAILED (see $log and $artifacts)"; status=1; }
+  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  runs=${runs:-0}
+  printf '%-16s %12s %10s  %s\n' "$t" "$runs" "$((runs / (seconds > 0 ? seconds : 1)))" "$result"
+done
+exit $status
