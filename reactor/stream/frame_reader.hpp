@@ -15,7 +15,8 @@
 //                             [this](rfarm::Result<std::size_t> n) { if (n && *n) rearm(); else close(); });
 //
 // Frames are handed out as views into the receive buffer, with no copy, as long as a frame lies in one
-// buffer; frames split across receives are reassembled (a frame larger than a pool buffer goes to a heap block
+// buffer (a payload's view is always preceded, in the same buffer, by its length prefix: a caller may look at
+// the whole frame, prefix included, by stepping back over the prefix); frames split across receives are reassembled (a frame larger than a pool buffer goes to a heap block
 // of exactly its size, allocated once its header is read). Many frames that arrived together are handed out
 // without a syscall each. A declared length above options.max_frame_size fails with Errc::frame_too_large
 // (condition std::errc::message_size) before anything of that size is allocated; a zero-length frame is

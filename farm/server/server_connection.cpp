@@ -1,0 +1,418 @@
+#include "farm/server/server_connection.hpp"
+
+#include <cstring>
+#include <type_traits>
+
+#include "farm/protocol/frame_encoder.hpp"
+#include "farm/protocol/handshake.hpp"
+#include "farm/server/farm_server.hpp"
+#include "farm/tasks/task_context.hpp"
+#include "reactor/runtime/runtime.hpp"
+
+namespace rfarm::farm::detail {
+
+namespace {
+
+constexpr bool is_tls(const TlsStream*) { return true; }
+constexpr bool is_tls(const StreamSocket*) { return false; }
+
+FrameReaderOptions reader_options(const FrameLimits& limits) {
+  // The reactor's limit counts the payload; the farm's includes the 4-byte prefix.
+  return {.prefix = FramePrefix::u32_le, .max_frame_size = limits.max_frame_size - kFramePrefixSize,
+          .allow_empty_frames = false};
+}
+
+}  // namespace
+
+// What a worker hands back for an offloaded task: its outcome, and its value when it succeeded.
+template <class S>
+struct ServerConnection<S>::TaskAnswer {
+  TaskOutcome outcome = TaskOutcome::success();
+  std::vector<std::uint8_t> value;
+};
+
+template <class S>
+ServerConnection<S>::ServerConnection(FarmServer& server, CoreState& core, S stream, PeerIdentity peer)
+    : server_(server),
+      core_(core),
+      stream_(std::move(stream)),
+      peer_(std::move(peer)),
+      state_(is_tls(static_cast<S*>(nullptr)) ? State::tls_handshake : State::await_hello),
+      number_(core.next_connection_number++),
+      reader_(stream_, reader_options(server.options().frames)),
+      send_(stream_),
+      deadline_timer_(stream_.reactor()),
+      stall_timer_(stream_.reactor()) {
+  server_.connection_opened();
+  guard_.emplace([this] { close_now("closed at the shutdown deadline", LogLevel::warn); });
+  guard_->on_drain([this] {
+    if (state_ == State::serving || state_ == State::await_hello) enter(State::draining);
+    else if (state_ == State::tls_handshake) close_now("shutting down during the TLS handshake", LogLevel::info);
+  });
+  send_.on_error([this](std::error_code ec) { close_now("send: " + ec.message(), LogLevel::info); });
+  send_.on_drained([this] { after_output_drained(); });
+  // Both timers' callbacks only change state; none destroys the connection inside (the reader holds it).
+  deadline_timer_.start(server_.options().limits.handshake_timeout, [this] {
+    close_now("no Hello within the handshake timeout", LogLevel::info);
+  });
+}
+
+template <class S>
+ServerConnection<S>::~ServerConnection() {
+  if (counted_) server_.connection_closed();
+}
+
+template <class S>
+Task<void> ServerConnection<S>::serve(std::shared_ptr<ServerConnection> self) {
+  ServerConnection& c = *self;
+  if constexpr (std::is_same_v<S, TlsStream>) {
+    if (std::error_code ec = co_await c.stream_.handshake(); ec) {
+      c.close_now("TLS handshake: " + ec.message(), LogLevel::info);
+    } else {
+      c.peer_ = c.server_.identify_tls_peer(c.stream_);
+      if (c.state_ == State::tls_handshake) c.enter(State::await_hello);
+    }
+  }
+  c.last_input_ = Clock::now();
+  while (c.state_ != State::closed) {
+    if (!c.reading() || c.reading_paused()) {
+      co_await Wait{c};
+      continue;
+    }
+    auto frames = co_await c.reader_.next_batch([&c](ConstBytes payload) { c.on_frame(payload); });
+    c.last_input_ = Clock::now();
+    c.flush_output();
+    if (c.state_ == State::closed) break;
+    if (!frames) {
+      const std::error_code ec = frames.error();
+      if (ec == std::errc::operation_canceled) break;
+      if (ec == Errc::frame_too_large || ec == Errc::empty_frame) {
+        c.protocol_error(ec == Errc::empty_frame ? std::string("a frame of length 0")
+                                                 : "a frame larger than the maximum of " +
+                                                       std::to_string(c.server_.options().frames.max_frame_size) + " bytes");
+      } else if (ec == Errc::truncated_frame) {
+        c.close_now("the client closed in the middle of a frame", LogLevel::warn);
+      } else {
+        c.close_now("receive: " + ec.message(), LogLevel::info);
+      }
+      c.input_done_ = true;  // the framing is lost: nothing more is read
+    } else if (*frames == 0) {
+      c.on_end_of_input();
+    }
+  }
+}
+
+template <class S>
+void ServerConnection<S>::enter(State next) {
+  state_ = next;
+  switch (next) {
+    case State::tls_handshake:
+      return;
+    case State::await_hello:
+      return;  // the handshake deadline armed at accept still runs
+    case State::serving:
+      deadline_timer_.cancel();
+      arm_idle_timer();
+      return;
+    case State::draining:
+      deadline_timer_.cancel();
+      // Whatever is left must leave within the stall timeout, whether or not the client reads.
+      stall_timer_.start(server_.options().limits.write_stall_timeout,
+                         [this] { close_now("draining took longer than the write-stall timeout", LogLevel::warn); });
+      maybe_finish_draining();
+      return;
+    case State::closed: {
+      deadline_timer_.cancel();
+      stall_timer_.cancel();
+      Logger& log = stream_.reactor().log();
+      if (log.enabled(close_level_))
+        log.log(close_level_, "farm-server: connection {}.{} ({}) closed: {}", this_core(), number_, peer_name(),
+                close_reason_.empty() ? "closed" : close_reason_);
+      stream_.close();  // pending receive and send complete with operation_canceled
+      output_.clear();
+      guard_.reset();
+      if (std::exchange(counted_, false)) server_.connection_closed();
+      wake();
+      return;
+    }
+  }
+}
+
+template <class S>
+void ServerConnection<S>::close_now(std::string reason, LogLevel level) {
+  if (state_ == State::closed) return;
+  close_reason_ = std::move(reason);
+  close_level_ = level;
+  enter(State::closed);
+}
+
+template <class S>
+void ServerConnection<S>::finish_after_output(std::string reason, LogLevel level) {
+  if (state_ == State::closed) return;
+  input_done_ = true;
+  close_reason_ = std::move(reason);
+  close_level_ = level;
+  if (state_ == State::draining) {
+    maybe_finish_draining();
+  } else {
+    enter(State::draining);
+  }
+}
+
+template <class S>
+void ServerConnection<S>::protocol_error(std::string why) {
+  if (state_ == State::closed || input_done_) return;
+  send_failure(0, FailureKind::protocol_error, why, {});
+  flush_output();
+  finish_after_output("protocol error: " + why, LogLevel::warn);
+}
+
+template <class S>
+bool ServerConnection<S>::reading() const noexcept {
+  return !input_done_ && (state_ == State::await_hello || state_ == State::serving || state_ == State::draining);
+}
+
+template <class S>
+bool ServerConnection<S>::reading_paused() const noexcept {
+  const ConnectionLimits& limits = server_.options().limits;
+  return in_flight_ >= limits.max_tasks_in_flight || send_.queued_bytes() > limits.max_queued_output;
+}
+
+template <class S>
+ConstBytes ServerConnection<S>::aligned_frame(ConstBytes payload) {
+  // The reactor's FrameReader keeps each frame's length prefix right in front of its payload, in the same
+  // buffer (frame_reader.hpp), so the whole frame is there to verify in place when it starts 8-byte aligned.
+  const std::byte* start = payload.data() - kFramePrefixSize;
+  const std::size_t size = payload.size() + kFramePrefixSize;
+  if (reinterpret_cast<std::uintptr_t>(start) % kFrameAlignment == 0) return {start, size};
+  // A peer whose frames are not multiples of 8 bytes (allowed: PROTOCOL.md, Framing) shifts the next ones.
+  auto& scratch = core_.aligned_scratch;
+  if (scratch.size() * sizeof(std::uint64_t) < size) scratch.resize((size + 7) / 8);
+  std::memcpy(scratch.data(), start, size);
+  return {reinterpret_cast<const std::byte*>(scratch.data()), size};
+}
+
+template <class S>
+void ServerConnection<S>::on_frame(ConstBytes payload) {
+  if (!reading()) return;  // a frame after a protocol error in the same batch
+  Result<FrameView> view = decode_frame(aligned_frame(payload), server_.options().frames);
+  if (!view) return protocol_error("unacceptable frame: " + view.error().message());
+  if (state_ == State::await_hello) {
+    if (const auto* hello = view->as<wire::Hello>()) return on_hello(*hello);
+    return protocol_error("the first frame must be a Hello, not " + std::string(wire::EnumNameMessage(view->type())));
+  }
+  switch (view->type()) {
+    case wire::Message::Submit: return on_submit(*view->as<wire::Submit>());
+    case wire::Message::Ping: core_.encoder.pong(output_, view->as<wire::Ping>()->nonce()); return;
+    case wire::Message::Cancel: return;  // the cancel feature is not granted: ignored (PROTOCOL.md)
+    case wire::Message::EndServer: {
+      const auto* end = view->as<wire::EndServer>();
+      server_.end_server(end->reason() != nullptr ? end->reason()->string_view() : std::string_view{});
+      return;
+    }
+    case wire::Message::ModuleTransfer: {
+      const auto* transfer = view->as<wire::ModuleTransfer>();
+      const std::string_view sha = transfer->sha256() != nullptr ? transfer->sha256()->string_view() : "";
+      core_.encoder.module_ack(output_, {.transfer_id = transfer->transfer_id(), .accepted = false, .sha256 = sha,
+                                         .kind = FailureKind::module_error,
+                                         .message = "this server does not accept modules from this client"});
+      return;
+    }
+    default:
+      return protocol_error("a client does not send " + std::string(wire::EnumNameMessage(view->type())));
+  }
+}
+
+template <class S>
+void ServerConnection<S>::on_hello(const wire::Hello& hello) {
+  HandshakeDecision decision = answer_hello(hello, {.features = server_.features_for(peer_)});
+  if (decision.accepted && !peer_.refusal.empty()) {
+    decision.accepted = false;
+    decision.reason = peer_.refusal;
+  }
+  const FarmServerOptions& options = server_.options();
+  core_.encoder.welcome(output_, {.accepted = decision.accepted,
+                                  .reason = decision.reason,
+                                  .features = decision.accepted ? decision.features : 0,
+                                  .server_version = options.version,
+                                  .max_frame_size = static_cast<std::uint32_t>(options.frames.max_frame_size),
+                                  .cores = server_.cores(),
+                                  .workers = server_.workers()});
+  if (!decision.accepted) return finish_after_output("refused: " + decision.reason, LogLevel::warn);
+  enter(State::serving);
+}
+
+template <class S>
+void ServerConnection<S>::on_submit(const wire::Submit& submit) {
+  const std::uint64_t id = submit.task_id();
+  const std::string_view name = submit.task()->string_view();  // required: the verifier checked it is there
+  if (state_ == State::draining)
+    return send_failure(id, FailureKind::overloaded, "the server is shutting down; the task did not start", name);
+  const TaskDescriptor* task = core_.tasks->find(name);
+  if (task == nullptr) return send_failure(id, FailureKind::unknown_task, "no task '" + std::string(name) + "' on this server", name);
+  if (task->may_run_inline() && server_.options().inline_tasks) return run_inline(id, *task, args_of(submit));
+  run_offloaded(id, *task, args_of(submit));
+}
+
+template <class S>
+void ServerConnection<S>::run_inline(std::uint64_t id, const TaskDescriptor& task, ConstBytes args) {
+  TaskContext context({.task_id = id, .server = &server_});
+  TaskOutcome outcome = invoke_task(task, context, args, core_.values);
+  core_.count_task();
+  if (!outcome.ok()) return send_failure(id, outcome.kind(), outcome.message(), task.name);
+  const std::vector<std::uint8_t>& value = core_.values.GetBuffer();
+  send_result(id, task.name, std::as_bytes(std::span(value)));
+}
+
+template <class S>
+void ServerConnection<S>::run_offloaded(std::uint64_t id, const TaskDescriptor& task, ConstBytes args) {
+  // The frame is a view into the receive buffer, valid only until the next read: the worker gets its own copy
+  // (operator new's alignment keeps the FlexBuffer's scalars aligned).
+  std::vector<std::byte> owned(args.begin(), args.end());
+  ++in_flight_;
+  std::shared_ptr<const TaskRegistry> table = core_.tasks;  // the task lives as long as its table
+  const ServerInfo* info = &server_;
+  server_.runtime().offload(
+      [table, &task, id, info, owned = std::move(owned)]() {
+        flexbuffers::Builder values;
+        TaskContext context({.task_id = id, .server = info});
+        TaskAnswer answer;
+        answer.outcome = invoke_task(task, context, ConstBytes(owned), values);
+        if (answer.outcome.ok()) answer.value = values.GetBuffer();
+        return answer;
+      },
+      [self = this->shared_from_this(), table, &task, id](OffloadResult<TaskAnswer> done) {
+        TaskAnswer answer;
+        if (done) {
+          answer = std::move(*done);
+        } else {
+          answer.outcome = TaskOutcome::failure(FailureKind::server_error, "the worker failed to run the task");
+        }
+        self->on_offloaded_answer(id, task, std::move(answer));
+      });
+}
+
+template <class S>
+void ServerConnection<S>::on_offloaded_answer(std::uint64_t id, const TaskDescriptor& task, TaskAnswer answer) {
+  core_.count_task();
+  if (state_ != State::closed) {
+    if (answer.outcome.ok()) {
+      send_result(id, task.name, std::as_bytes(std::span(answer.value)));
+    } else {
+      send_failure(id, answer.outcome.kind(), answer.outcome.message(), task.name);
+    }
+    stream_.reactor().at_end_of_turn(flush_hook_);  // this turn's other answers join it
+  }
+  task_finished();
+}
+
+template <class S>
+void ServerConnection<S>::task_finished() {
+  --in_flight_;
+  if (in_flight_ == 0) arm_idle_timer();
+  maybe_finish_draining();
+  wake();
+}
+
+template <class S>
+void ServerConnection<S>::send_result(std::uint64_t id, std::string_view task, ConstBytes value) {
+  if (core_.encoder.result(output_, id, value))
+    send_failure(id, FailureKind::server_error, "the result does not fit in a frame", task);
+}
+
+template <class S>
+void ServerConnection<S>::send_failure(std::uint64_t id, FailureKind kind, std::string_view message,
+                                       std::string_view task) {
+  if (core_.encoder.failure(output_, {.task_id = id, .kind = kind, .message = message, .task = task})) {
+    // Only a message near the frame size gets here: send it cut short rather than not at all.
+    core_.encoder.failure(output_, {.task_id = id, .kind = kind, .message = message.substr(0, 1024), .task = {}});
+  }
+}
+
+template <class S>
+void ServerConnection<S>::on_end_of_input() {
+  input_done_ = true;
+  if (state_ == State::closed) return;
+  if (in_flight_ == 0 && send_.idle() && output_.empty()) return close_now("the client closed the connection", LogLevel::info);
+  // A client that half-closed still gets the answers of what it submitted.
+  finish_after_output("the client closed the connection", LogLevel::info);
+}
+
+template <class S>
+void ServerConnection<S>::flush_output() {
+  if (output_.empty() || state_ == State::closed) return;
+  send_.push(std::move(output_));
+  output_ = {};
+  if (send_.queued_bytes() > server_.options().limits.max_queued_output && !stall_timer_.armed()) {
+    stall_timer_.start(server_.options().limits.write_stall_timeout, [this] {
+      close_now("the client does not read its answers (" + std::to_string(send_.queued_bytes()) +
+                    " bytes queued past the write-stall timeout)",
+                LogLevel::warn);
+    });
+  }
+}
+
+template <class S>
+void ServerConnection<S>::after_output_drained() {
+  if (state_ == State::serving) stall_timer_.cancel();
+  maybe_finish_draining();
+  wake();
+}
+
+template <class S>
+void ServerConnection<S>::maybe_finish_draining() {
+  if (state_ != State::draining || in_flight_ != 0 || !output_.empty() || !send_.idle()) return;
+  if (close_reason_.empty()) close_reason_ = "drained for shutdown";
+  enter(State::closed);
+}
+
+template <class S>
+void ServerConnection<S>::arm_idle_timer() {
+  const Duration idle = server_.options().limits.idle_timeout;
+  if (state_ != State::serving || idle.count() <= 0 || deadline_timer_.armed()) return;
+  deadline_timer_.start(idle, [this] { on_idle_timer(); });
+}
+
+template <class S>
+void ServerConnection<S>::on_idle_timer() {
+  if (state_ != State::serving || in_flight_ != 0) return;  // re-armed when the last task comes back
+  const Duration idle = server_.options().limits.idle_timeout;
+  const Duration quiet = Clock::now() - last_input_;
+  if (quiet >= idle && send_.idle()) return close_now("idle past the idle timeout", LogLevel::info);
+  deadline_timer_.start(quiet >= idle ? idle : idle - quiet, [this] { on_idle_timer(); });
+}
+
+template <class S>
+std::string ServerConnection<S>::peer_name() const {
+  const StreamSocket* socket;
+  if constexpr (std::is_same_v<S, TlsStream>) {
+    socket = &const_cast<TlsStream&>(stream_).socket();
+  } else {
+    socket = &stream_;
+  }
+  auto address = socket->remote_address();
+  if (!address) return "?";
+  std::string text = address->to_string();
+  return text.empty() ? "local peer" : text;
+}
+
+template <class S>
+void ServerConnection<S>::wake() noexcept {
+  if (waiter_) stream_.reactor().at_end_of_turn(wake_hook_);
+}
+
+template <class S>
+void ServerConnection<S>::resume_waiter(TurnHook& hook) noexcept {
+  auto& self = *static_cast<Hook&>(hook).connection;
+  if (auto waiter = std::exchange(self.waiter_, {})) waiter.resume();  // may end the coroutine and the connection
+}
+
+template <class S>
+void ServerConnection<S>::flush_at_end_of_turn(TurnHook& hook) noexcept {
+  static_cast<Hook&>(hook).connection->flush_output();
+}
+
+template class ServerConnection<StreamSocket>;
+template class ServerConnection<TlsStream>;
+
+}  // namespace rfarm::farm::detail
