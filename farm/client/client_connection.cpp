@@ -72,7 +72,8 @@ void ClientConnection::transition(State next) {
   state_ = next;
   if (from == State::ready) {  // leaving service: the socket is gone, and with it every task in flight here
     heartbeat_.cancel();
-    reactor_.log().warn("farm: connection to {} lost: {}", name_, last_error_);
+    if (stop_requested_) reactor_.log().debug("farm: connection to {} closed", name_);
+    else reactor_.log().warn("farm: connection to {} lost: {}", name_, last_error_);
     close_socket();
     in_flight_ = 0;
     events_.on_lost(*this);
