@@ -68,6 +68,10 @@ class ClientConnection {
   std::uint64_t granted_features() const noexcept { return features_; }
   // Times this connection reached ready (1 after the first handshake).
   std::uint64_t sessions() const noexcept { return sessions_; }
+  // Still on its first attempt (never ready, never failed): a broadcast waits for it to settle.
+  bool settling() const noexcept {
+    return sessions_ == 0 && failures_ == 0 && (state_ == State::connecting || state_ == State::handshaking);
+  }
   // Frames sent in sends (for the syscall accounting: frames per send).
   std::uint64_t sends_started() const noexcept;
 

@@ -85,6 +85,15 @@ class Kernel {
     return f;
   }
 
+  // The same with the arguments already encoded (encode_args, encode_words); the raw result.
+  Future<TaskResult> future_encoded(std::string_view task, std::vector<std::uint8_t> args, const TaskPolicy& policy) {
+    Promise<TaskResult> promise;
+    Future<TaskResult> f = promise.future();
+    submit_one(make_record(task, std::move(args), policy,
+                           std::make_shared<detail::FutureSink<TaskResult>>(std::move(promise), std::string(task)), 0));
+    return f;
+  }
+
   // lfarm's broadcast-task: runs the task once on every server that is ready (waiting for the first if none is)
   // and returns every result, in no particular order. A failure on any server throws TaskExecutionError;
   // broadcast_outcomes gives them all. Gives up after options.call_timeout (a failure of kind deadline_exceeded).

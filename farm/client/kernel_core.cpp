@@ -166,6 +166,10 @@ void KernelCore::dispatch() {
 
 void KernelCore::dispatch_broadcasts() {
   if (broadcasts_waiting_.empty() || ready_connections() == 0) return;
+  // Every server means every server: a connection still on its first attempt is waited for (the maintenance
+  // timer looks again); one that failed is not (lfarm broadcasts to the servers it has).
+  for (const auto& c : connections_)
+    if (c->settling()) return;
   std::vector<TaskRecord> waiting = std::move(broadcasts_waiting_);
   broadcasts_waiting_.clear();
   for (TaskRecord& prototype : waiting) {
@@ -190,6 +194,7 @@ void KernelCore::dispatch_broadcasts() {
 void KernelCore::on_maintenance() {
   Clock::time_point now = Clock::now();
   if (table_.has_pending()) table_.expire_pending(now, fail_record);
+  if (!broadcasts_waiting_.empty()) request_dispatch();
   for (auto it = broadcasts_waiting_.begin(); it != broadcasts_waiting_.end();) {
     if (now >= it->fail_at) {
       fail_record(*it, {FailureKind::deadline_exceeded, "no server was ready before its fail-after deadline",

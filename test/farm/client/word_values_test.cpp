@@ -26,6 +26,7 @@ TEST(WordValues, JsonWordsForVectorsMapsAndQuotedStrings) {
   EXPECT_EQ(json_of({"[1, 2.5, \"a\"]"}), R"([[1, 2.5, "a"]])");
   EXPECT_EQ(json_of({"{\"k\": [true]}"}), R"([{"k": [true]}])");
   EXPECT_EQ(json_of({"\"42\""}), R"(["42"])");
+  EXPECT_EQ(json_of({"3", "[1, 2]", "x"}), R"([3, [1, 2], "x"])");  // a JSON vector stays one argument
 }
 
 TEST(WordValues, BadJsonNamesTheArgument) {
