@@ -90,6 +90,15 @@ std::expected<FarmServerCommand, int> parse_farm_server_command(int argc, char**
   app.add_option("--max-in-flight", o.server.limits.max_tasks_in_flight,
                  "Tasks one connection may have in flight before the server stops reading it (default 1024)")
       ->check(integer_in_range(1, 1 << 24));
+  long long handshake_ms = -1, idle_ms = -1, stall_ms = -1;
+  app.add_option("--handshake-timeout-ms", handshake_ms, "From accept to the Welcome, TLS included (default 10000)")
+      ->check(integer_in_range(1, 3600000));
+  app.add_option("--idle-timeout-ms", idle_ms, "Close a connection with no task and no frame for this long; 0: never\n"
+                                               "(default 300000)")
+      ->check(integer_in_range(0, 86400000));
+  app.add_option("--write-stall-timeout-ms", stall_ms,
+                 "Close a connection whose client leaves its answers unread this long (default 10000)")
+      ->check(integer_in_range(1, 3600000));
   bool no_inline = false;
   app.add_flag("--no-inline", no_inline, "Run every task on a worker, even those that may run inline");
   cli.add_reactor_options();
@@ -100,6 +109,10 @@ std::expected<FarmServerCommand, int> parse_farm_server_command(int argc, char**
   o.server.version = RFARM_VERSION;
   o.server.frames.max_frame_size = max_frame;
   o.server.inline_tasks = !no_inline;
+  using std::chrono::milliseconds;
+  if (handshake_ms >= 0) o.server.limits.handshake_timeout = milliseconds(handshake_ms);
+  if (idle_ms >= 0) o.server.limits.idle_timeout = milliseconds(idle_ms);
+  if (stall_ms >= 0) o.server.limits.write_stall_timeout = milliseconds(stall_ms);
   o.server.socket_mode = static_cast<unsigned>(std::stoul(socket_mode, nullptr, 8));
   for (long long uid : allow_uids) o.server.allowed_uids.push_back(static_cast<uid_t>(uid));
 

@@ -21,6 +21,13 @@ struct alignas(64) CoreState {
   // Immutable once published; replaced as a whole (by a message to this core) when a module is loaded.
   // A task in flight holds the table it was found in.
   std::shared_ptr<const TaskRegistry> tasks;
+  std::uint64_t tasks_version = 0;  // tables from concurrent module loads may arrive out of order: newest wins
+
+  void publish(std::shared_ptr<const TaskRegistry> table, std::uint64_t version) {
+    if (version <= tasks_version) return;
+    tasks = std::move(table);
+    tasks_version = version;
+  }
   FrameEncoder encoder;         // answers of every connection on this core
   flexbuffers::Builder values;  // results of inline tasks
   std::vector<std::uint64_t> aligned_scratch;  // a frame that arrived at a misaligned address, copied

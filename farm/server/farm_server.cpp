@@ -35,11 +35,16 @@ FarmResult<std::unique_ptr<FarmServer>> FarmServer::create(Runtime& runtime, Far
   return server;
 }
 
+FarmResult<void> FarmServer::register_base_tasks(TaskRegistry& registry) const {
+  if (auto added = register_builtin_tasks(registry); !added) return added;
+  if (options_.register_tasks)
+    if (auto added = options_.register_tasks(registry); !added) return added;
+  return {};
+}
+
 FarmResult<void> FarmServer::load_tasks() {
   auto registry = std::make_shared<TaskRegistry>();
-  if (auto added = register_builtin_tasks(*registry); !added) return added;
-  if (options_.register_tasks)
-    if (auto added = options_.register_tasks(*registry); !added) return added;
+  if (auto added = register_base_tasks(*registry); !added) return added;
   if (!options_.modules.empty() || options_.accept_modules) {
     std::string directory = options_.module_dir;
     if (directory.empty()) {
@@ -59,8 +64,27 @@ FarmResult<void> FarmServer::load_tasks() {
     }
   }
   std::shared_ptr<const TaskRegistry> table = std::move(registry);
-  for (auto& core : core_states_) core->tasks = table;  // before any core runs: published by the thread start
+  for (auto& core : core_states_) core->publish(table, table_version_);  // before any core runs
   return {};
+}
+
+FarmResult<FarmServer::ModuleInstall> FarmServer::install_module(ConstBytes library, std::string_view source,
+                                                                 std::string_view sha256) {
+  std::lock_guard lock(control_mutex_);
+  if (!module_store_) return fail_with(FarmErrc::module_open_failed, "this server has no module store");
+  // A fresh table: the base tasks, every module loaded so far, then the new one (refused whole on a collision).
+  auto registry = std::make_shared<TaskRegistry>();
+  if (auto added = register_base_tasks(*registry); !added) return std::unexpected(added.error());
+  if (auto added = module_store_->register_loaded(*registry); !added) return std::unexpected(added.error());
+  auto installed = module_store_->install(*registry, library, source, sha256);
+  if (!installed) return std::unexpected(installed.error());
+  ModuleInstall result{std::move(*installed), nullptr, 0};
+  if (!result.module.newly_loaded) return result;
+  result.table = std::move(registry);
+  result.version = ++table_version_;
+  for (unsigned c = 0; c < runtime_.core_count(); ++c)
+    runtime_.post(c, [this, c, table = result.table, version = result.version] { core_states_[c]->publish(table, version); });
+  return result;
 }
 
 Task<Result<EndpointSpec>> FarmServer::listen(EndpointSpec spec) {

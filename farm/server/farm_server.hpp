@@ -76,6 +76,16 @@ class FarmServer final : public ServerInfo {
   std::chrono::milliseconds uptime() const override;
   std::uint64_t tasks_run() const override;
 
+  // A module a client shipped (ModuleTransfer): checked against sha256, stored, loaded, and its tasks published
+  // to every core in a new table. Blocking (file writes, dlopen): call it on a worker. The caller's core should
+  // take the returned table at once (publish), so that its client's next Submit sees the new tasks.
+  struct ModuleInstall {
+    InstalledModule module;
+    std::shared_ptr<const TaskRegistry> table;  // null when those bytes were loaded before: nothing changed
+    std::uint64_t version = 0;
+  };
+  FarmResult<ModuleInstall> install_module(ConstBytes library, std::string_view source, std::string_view sha256);
+
   // For ServerConnection (the connection's core only).
   detail::CoreState& core_state(unsigned core) noexcept { return *core_states_[core]; }
   void connection_opened() noexcept { live_connections_.fetch_add(1, std::memory_order_acq_rel); }
@@ -89,6 +99,8 @@ class FarmServer final : public ServerInfo {
  private:
   FarmServer(Runtime& runtime, FarmServerOptions options);
   FarmResult<void> load_tasks();
+  // The built-ins and options.register_tasks' own: the base of every task table.
+  FarmResult<void> register_base_tasks(TaskRegistry& registry) const;
   static Task<void> listen_and_report(FarmServer* server, EndpointSpec spec,
                                       std::shared_ptr<std::promise<Result<EndpointSpec>>> done);
   void accept(StreamSocket socket, Transport transport);
@@ -104,6 +116,7 @@ class FarmServer final : public ServerInfo {
   std::unique_ptr<ModuleStore> module_store_;
   std::string private_module_dir_;  // made by create() when options.module_dir was empty; removed at the end
   std::vector<ShardedListener> listeners_;
+  std::uint64_t table_version_ = 1;  // of the newest task table
 
   std::atomic<std::size_t> live_connections_{0};
   std::atomic<bool> ending_{false};

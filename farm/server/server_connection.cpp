@@ -44,11 +44,21 @@ ServerConnection<S>::ServerConnection(FarmServer& server, CoreState& core, S str
       deadline_timer_(stream_.reactor()),
       stall_timer_(stream_.reactor()) {
   server_.connection_opened();
+  // Past the shutdown deadline the guard closes the connection inside its constructor: enter(closed) then
+  // leaves the half-built guard alone, and it goes here.
+  constructing_ = true;
   guard_.emplace([this] { close_now("closed at the shutdown deadline", LogLevel::warn); });
-  guard_->on_drain([this] {
+  constructing_ = false;
+  if (state_ == State::closed) {
+    guard_.reset();
+    return;
+  }
+  auto drain = [this] {
     if (state_ == State::serving || state_ == State::await_hello) enter(State::draining);
     else if (state_ == State::tls_handshake) close_now("shutting down during the TLS handshake", LogLevel::info);
-  });
+  };
+  if (guard_->draining()) drain();  // accepted while this core drains: on_drain has run already
+  else guard_->on_drain(drain);
   send_.on_error([this](std::error_code ec) { close_now("send: " + ec.message(), LogLevel::info); });
   send_.on_drained([this] { after_output_drained(); });
   // Both timers' callbacks only change state; none destroys the connection inside (the reader holds it).
@@ -116,9 +126,6 @@ void ServerConnection<S>::enter(State next) {
       return;
     case State::draining:
       deadline_timer_.cancel();
-      // Whatever is left must leave within the stall timeout, whether or not the client reads.
-      stall_timer_.start(server_.options().limits.write_stall_timeout,
-                         [this] { close_now("draining took longer than the write-stall timeout", LogLevel::warn); });
       maybe_finish_draining();
       return;
     case State::closed: {
@@ -130,7 +137,7 @@ void ServerConnection<S>::enter(State next) {
                 close_reason_.empty() ? "closed" : close_reason_);
       stream_.close();  // pending receive and send complete with operation_canceled
       output_.clear();
-      guard_.reset();
+      if (!constructing_) guard_.reset();
       if (std::exchange(counted_, false)) server_.connection_closed();
       wake();
       return;
@@ -210,14 +217,7 @@ void ServerConnection<S>::on_frame(ConstBytes payload) {
       server_.end_server(end->reason() != nullptr ? end->reason()->string_view() : std::string_view{});
       return;
     }
-    case wire::Message::ModuleTransfer: {
-      const auto* transfer = view->as<wire::ModuleTransfer>();
-      const std::string_view sha = transfer->sha256() != nullptr ? transfer->sha256()->string_view() : "";
-      core_.encoder.module_ack(output_, {.transfer_id = transfer->transfer_id(), .accepted = false, .sha256 = sha,
-                                         .kind = FailureKind::module_error,
-                                         .message = "this server does not accept modules from this client"});
-      return;
-    }
+    case wire::Message::ModuleTransfer: return on_module_transfer(*view->as<wire::ModuleTransfer>());
     default:
       return protocol_error("a client does not send " + std::string(wire::EnumNameMessage(view->type())));
   }
@@ -239,6 +239,7 @@ void ServerConnection<S>::on_hello(const wire::Hello& hello) {
                                   .cores = server_.cores(),
                                   .workers = server_.workers()});
   if (!decision.accepted) return finish_after_output("refused: " + decision.reason, LogLevel::warn);
+  features_ = decision.features;
   enter(State::serving);
 }
 
@@ -252,6 +253,59 @@ void ServerConnection<S>::on_submit(const wire::Submit& submit) {
   if (task == nullptr) return send_failure(id, FailureKind::unknown_task, "no task '" + std::string(name) + "' on this server", name);
   if (task->may_run_inline() && server_.options().inline_tasks) return run_inline(id, *task, args_of(submit));
   run_offloaded(id, *task, args_of(submit));
+}
+
+template <class S>
+void ServerConnection<S>::on_module_transfer(const wire::ModuleTransfer& transfer) {
+  auto text = [](const flatbuffers::String* s) { return s != nullptr ? s->string_view() : std::string_view{}; };
+  const std::uint64_t id = transfer.transfer_id();
+  const std::string_view sha256 = text(transfer.sha256());
+  auto refuse = [&](std::string_view why) {
+    core_.encoder.module_ack(output_, {.transfer_id = id, .accepted = false, .sha256 = sha256,
+                                       .kind = FailureKind::module_error, .message = why});
+  };
+  if ((features_ & feature_bit(wire::Feature::modules)) == 0) {
+    return refuse(server_.options().accept_modules
+                      ? "modules are accepted only from authenticated clients (a TLS client certificate or Unix "
+                        "credentials on the allow-list)"
+                      : "this server does not accept modules (started without --accept-modules)");
+  }
+  if (state_ == State::draining) return refuse("the server is shutting down");
+  // Storing and loading block (file writes, dlopen): a worker does it, with its own copy of the bytes.
+  const ConstBytes bytes = bytes_of(transfer);
+  std::vector<std::byte> owned(bytes.begin(), bytes.end());
+  ++in_flight_;
+  server_.runtime().offload(
+      [server = &server_, owned = std::move(owned), source = std::string(text(transfer.name())),
+       sha = std::string(sha256)] { return server->install_module(ConstBytes(owned), source, sha); },
+      [self = this->shared_from_this(), id, sha = std::string(sha256)](
+          OffloadResult<FarmResult<FarmServer::ModuleInstall>> done) {
+        self->on_module_installed(id, sha, std::move(done));
+      });
+}
+
+template <class S>
+void ServerConnection<S>::on_module_installed(std::uint64_t transfer_id, const std::string& sha256,
+                                              OffloadResult<FarmResult<FarmServer::ModuleInstall>> done) {
+  if (state_ != State::closed) {
+    if (done && *done) {
+      const FarmServer::ModuleInstall& install = **done;
+      if (install.table) core_.publish(install.table, install.version);  // before this client's next Submit
+      const ModuleInfo& info = install.module.info;
+      core_.encoder.module_ack(output_, {.transfer_id = transfer_id, .accepted = true,
+                                         .already_loaded = !install.module.newly_loaded, .sha256 = info.sha256,
+                                         .module_name = info.name, .tasks = info.tasks});
+      stream_.reactor().log().info("farm-server: module {} ({}) {}", info.name, info.sha256,
+                                   install.module.newly_loaded ? "loaded" : "was loaded already");
+    } else {
+      const std::string why = done ? (*done).error().message : std::string("the worker failed to load it");
+      core_.encoder.module_ack(output_, {.transfer_id = transfer_id, .accepted = false, .sha256 = sha256,
+                                         .kind = FailureKind::module_error, .message = why});
+      stream_.reactor().log().warn("farm-server: module refused: {}", why);
+    }
+    stream_.reactor().at_end_of_turn(flush_hook_);
+  }
+  task_finished();
 }
 
 template <class S>
@@ -361,7 +415,15 @@ void ServerConnection<S>::after_output_drained() {
 
 template <class S>
 void ServerConnection<S>::maybe_finish_draining() {
-  if (state_ != State::draining || in_flight_ != 0 || !output_.empty() || !send_.idle()) return;
+  if (state_ != State::draining || in_flight_ != 0) return;  // tasks take as long as they take
+  if (!output_.empty() || !send_.idle()) {
+    // Only the answers are left: they must leave within the stall timeout, whether or not the client reads.
+    if (!stall_timer_.armed())
+      stall_timer_.start(server_.options().limits.write_stall_timeout, [this] {
+        close_now("the client does not read its last answers (write-stall timeout)", LogLevel::warn);
+      });
+    return;
+  }
   if (close_reason_.empty()) close_reason_ = "drained for shutdown";
   enter(State::closed);
 }

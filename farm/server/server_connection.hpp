@@ -28,6 +28,7 @@
 
 #include "farm/protocol/frame_decoder.hpp"
 #include "farm/server/core_state.hpp"
+#include "farm/server/farm_server.hpp"
 #include "lib/log.hpp"
 #include "lib/task.hpp"
 #include "reactor/loop/reactor.hpp"
@@ -38,8 +39,6 @@
 #include "reactor/tls/tls_stream.hpp"
 
 namespace rfarm::farm {
-
-class FarmServer;
 
 // Who the peer is, as far as the transport tells: decided at accept (Unix credentials) or after the TLS
 // handshake (the certificate's subject).
@@ -81,6 +80,9 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection<S>
   ConstBytes aligned_frame(ConstBytes payload);
   void on_hello(const wire::Hello& hello);
   void on_submit(const wire::Submit& submit);
+  void on_module_transfer(const wire::ModuleTransfer& transfer);
+  void on_module_installed(std::uint64_t transfer_id, const std::string& sha256,
+                           OffloadResult<FarmResult<FarmServer::ModuleInstall>> done);
   void run_inline(std::uint64_t id, const TaskDescriptor& task, ConstBytes args);
   void run_offloaded(std::uint64_t id, const TaskDescriptor& task, ConstBytes args);
   void on_offloaded_answer(std::uint64_t id, const TaskDescriptor& task, TaskAnswer answer);
@@ -113,8 +115,10 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection<S>
   S stream_;
   PeerIdentity peer_;
   State state_;
+  std::uint64_t features_ = 0;    // granted in the Welcome
   bool input_done_ = false;       // end of stream, a read error, or nothing more will be read (refusal, error)
   bool counted_ = true;           // counted in the server's live connections until closed
+  bool constructing_ = false;     // guard_ is being made
   LogLevel close_level_ = LogLevel::info;
   std::string close_reason_;
   std::uint64_t number_;          // for the log: "connection 3.17" (core.number)

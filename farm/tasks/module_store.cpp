@@ -146,6 +146,12 @@ FarmResult<InstalledModule> ModuleStore::install(TaskRegistry& registry, ConstBy
   return InstalledModule{std::move(info), true};
 }
 
+FarmResult<void> ModuleStore::register_loaded(TaskRegistry& registry) const {
+  for (const LoadedModule& module : loaded_)
+    if (auto added = registry.add_entries(module.tasks(), fmt::format("module {}", module.name())); !added) return added;
+  return {};
+}
+
 FarmResult<InstalledModule> ModuleStore::install_file(TaskRegistry& registry, const std::string& path) {
   auto bytes = read_file(path);
   if (!bytes) return std::unexpected(bytes.error());

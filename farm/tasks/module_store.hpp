@@ -51,6 +51,10 @@ class ModuleStore {
   // Reads the file at path and installs its bytes (source: the file name).
   FarmResult<InstalledModule> install_file(TaskRegistry& registry, const std::string& path);
 
+  // Adds the tasks of every loaded module, in load order, to registry: how a server builds a fresh, immutable
+  // task table around the modules it has (then install()s the next module into that table).
+  FarmResult<void> register_loaded(TaskRegistry& registry) const;
+
   bool contains(std::string_view sha256) const noexcept;
   // Loaded modules, in load order.
   const std::vector<ModuleInfo>& modules() const noexcept { return infos_; }

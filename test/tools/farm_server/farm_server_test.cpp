@@ -3,6 +3,7 @@
 // kind while another client keeps being served, end-server and SIGTERM semantics, the command line's refusals.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <atomic>
@@ -13,7 +14,7 @@
 
 #include "test/support/farm_test_client.hpp"
 #include "test/support/temp_dir.hpp"
-#include "test/tools/farm_server_process.hpp"
+#include "test/tools/farm_server/farm_server_process.hpp"
 #include "test/tools/tool_runner.hpp"
 
 namespace rfarm::test {
@@ -332,6 +333,56 @@ TEST_F(FarmServerTest, SigtermDrainsTasksInFlightThenExitsZero) {
   EXPECT_EQ(answer->task_id, 1u);
   EXPECT_TRUE(client.closed_by_server(5s));
   EXPECT_EQ(server->wait(10s), 0);
+}
+
+// The RSS of a process, in KiB (0 if unknown).
+long rss_kib(pid_t pid) {
+  std::string status = whole_file("/proc/" + std::to_string(pid) + "/status");
+  auto at = status.find("VmRSS:");
+  return at == std::string::npos ? 0 : std::stol(status.substr(at + 6));
+}
+
+TEST_F(FarmServerTest, ClientThatNeverReadsIsClosedWithBoundedMemory) {
+  auto server = start({"--write-stall-timeout-ms", "500", "--log-level", "warn"});
+  ASSERT_TRUE(server->ok());
+  FarmTestClient lazy = welcomed(*server);
+  const long rss_before = rss_kib(server->pid());
+  // 2000 echoes of 32 KiB each: 64 MiB of answers, which the client never reads.
+  const std::string payload(32 * 1024, 'x');
+  std::vector<std::byte> out;
+  for (std::uint64_t i = 1; i <= 2000; ++i)
+    lazy.submit_frame(out, i, "echo", [&](flexbuffers::Builder& b) { b.String(payload); });
+  std::thread writer([&] { lazy.send_bytes(out); });  // blocks once the server stops reading; ends at the close
+  // Meanwhile another client is served promptly.
+  expect_still_serving(*server);
+  bool logged = false;
+  for (int i = 0; i < 500 && !logged; ++i) {
+    logged = server->stderr_text().find("does not read") != std::string::npos;
+    if (!logged) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(logged) << server->stderr_text();
+  const long rss_after = rss_kib(server->pid());
+  EXPECT_LT(rss_after - rss_before, 48 * 1024) << "the server buffered the unread answers without bound";
+  ::shutdown(lazy.fd(), SHUT_RDWR);  // unblocks the writer if the server had not closed yet
+  writer.join();
+  expect_still_serving(*server);
+}
+
+TEST_F(FarmServerTest, IdleAndSilentConnectionsAreClosedByTheirTimeouts) {
+  auto server = start({"--handshake-timeout-ms", "300", "--idle-timeout-ms", "300", "--log-level", "info"});
+  ASSERT_TRUE(server->ok());
+  FarmTestClient silent = connect(*server);     // never says Hello
+  FarmTestClient idle = welcomed(*server);      // says Hello, then nothing
+  EXPECT_TRUE(silent.closed_by_server(5s));
+  EXPECT_TRUE(idle.closed_by_server(5s));
+  const std::string log = server->stderr_text();
+  EXPECT_NE(log.find("no Hello within the handshake timeout"), std::string::npos) << log;
+  EXPECT_NE(log.find("idle past the idle timeout"), std::string::npos) << log;
+  // A connection with a task running longer than the idle timeout is not idle.
+  FarmTestClient busy = welcomed(*server);
+  ASSERT_TRUE(busy.submit(1, "sleep_ms", [](flexbuffers::Builder& b) { b.Int(600); }));
+  auto answer = busy.read_frame(5s);
+  ASSERT_TRUE(answer && answer->is(Message::Result));
 }
 
 TEST_F(FarmServerTest, CommandLineRefusesUnsafeOrIncompleteSetups) {

@@ -96,8 +96,8 @@ class FarmServerProcess {
   FarmServerProcess& operator=(const FarmServerProcess&) = delete;
   ~FarmServerProcess() {
     if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
+      ::kill(pid_, SIGTERM);  // a clean exit removes its socket files and private module directory
+      wait(std::chrono::seconds(5));
     }
     if (out_ >= 0) ::close(out_);
     if (!stderr_path_.empty()) ::unlink(stderr_path_.c_str());
