@@ -1,21 +1,40 @@
 #!/usr/bin/env bash
-# Quick start, command 1: install what is missing, build, and run the main job.
-# Until the task farm exists, the main job is an echo server on a free loopback port and a client that
-# sends messages through it, checks every byte and prints round-trip times.
+# Quick start, command 1: install what is missing, build what the main job runs, and run it: two local
+# farm-servers with the example task module, a Kernel job on them (examples/farm_job.cpp: the primes below
+# 2*10^7 in 200 chunks with pmap, then 100,000 small tasks for a tasks/s line), and a clean shutdown of both
+# servers with farm-admin end-server (each exits 0 once its last connection has closed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-scripts/build.sh build -- tools/echo-server tools/echo-client   # only what the demo runs
+# Only what the job runs (the test suite is not built here).
+scripts/build.sh build -- tools/farm-server tools/farm-admin examples/example-farm-job \
+  examples/tasks/libexample_tasks.so
 
-out=$(mktemp)
-trap 'kill "$server" 2>/dev/null || true; rm -f "$out"' EXIT
-echo "rfarm: running the demo" >&2
-build/tools/echo-server --listen tcp:127.0.0.1:0 >"$out" &
-server=$!
-for _ in $(seq 100); do [ -s "$out" ] && break; sleep 0.05; done
-endpoint=$(head -n1 "$out")
-echo "echo-server (pid $server) listening on $endpoint"
-build/tools/echo-client --connect "$endpoint" --conns 4 --messages 2000 --size 64
-kill -TERM "$server"
-wait "$server"
-echo "echo-server stopped cleanly"
+out1=$(mktemp)
+out2=$(mktemp)
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -f "$out1" "$out2"' EXIT
+
+start_server() {  # $1: where its first line goes
+  build/tools/farm-server --listen tcp:127.0.0.1:0 --module build/examples/tasks/libexample_tasks.so >"$1" &
+  pids+=($!)
+}
+first_line() {  # waits (at most 10 s) for a server's endpoint line
+  for _ in $(seq 200); do [ -s "$1" ] && break; sleep 0.05; done
+  head -n1 "$1"
+}
+
+echo "rfarm: starting two farm-servers" >&2
+start_server "$out1"
+start_server "$out2"
+s1=$(first_line "$out1")
+s2=$(first_line "$out2")
+[ -n "$s1" ] && [ -n "$s2" ] || { echo "rfarm: a farm-server did not start" >&2; exit 1; }
+echo "farm-servers on $s1 and $s2"
+
+build/examples/example-farm-job "$s1" "$s2"
+
+for s in "$s1" "$s2"; do build/tools/farm-admin end-server "$s" >/dev/null; done
+for p in "${pids[@]}"; do wait "$p"; done   # set -e: a server that does not exit 0 fails the script
+pids=()
+echo "farm-servers stopped cleanly"

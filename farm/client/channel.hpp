@@ -1,0 +1,55 @@
+// Channel: lparallel's channel. Submit tasks; receive their results in the order they complete.
+//
+//     Channel channel(kernel);
+//     for (int i = 0; i < 100; ++i) channel.submit("count_primes", i * 100000, (i + 1) * 100000);
+//     std::int64_t total = 0;
+//     for (int i = 0; i < 100; ++i) total += channel.receive_result().as<std::int64_t>().value();
+//     if (auto r = channel.try_receive_result(100ms)) ...;     // nullopt: nothing completed within 100 ms
+//
+// receive_result / try_receive_result throw TaskExecutionError for a failed task (lparallel signals it);
+// receive_outcome / try_receive_outcome return it instead. Receiving with nothing outstanding does not block: it
+// is a failure of kind cancelled ("no task outstanding"). Any thread; one channel may be shared.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string_view>
+
+#include "farm/client/kernel.hpp"
+
+namespace rfarm::farm {
+
+namespace detail {
+class ChannelSink;
+}
+
+class Channel {
+ public:
+  explicit Channel(Kernel& kernel);
+  Channel(Kernel& kernel, TaskPolicy policy);
+
+  template <class... A>
+  void submit(std::string_view task, const A&... args) {
+    submit_encoded(task, encode_args(args...));
+  }
+  void submit_encoded(std::string_view task, std::vector<std::uint8_t> args);
+
+  TaskResult receive_result();
+  std::optional<TaskResult> try_receive_result(Duration timeout);
+  RemoteResult receive_outcome();
+  std::optional<RemoteResult> try_receive_outcome(Duration timeout);
+
+  // Submitted and not yet received.
+  std::size_t outstanding() const;
+
+ private:
+  Kernel* kernel_;
+  TaskPolicy policy_;
+  std::shared_ptr<detail::ChannelSink> sink_;
+};
+
+}  // namespace rfarm::farm

@@ -1,0 +1,143 @@
+// ClientConnection: the kernel's link to one server, on the kernel's loop. Obstinate, as lfarm's are: it connects,
+// says Hello, serves while the server answers, and when anything breaks (refused, reset, a frozen server caught by
+// the heartbeat, a protocol error) it backs off (exponential, with jitter) and connects again, forever, until the
+// kernel closes it. It may be made before its server exists.
+//
+//   connecting --connected--> handshaking --Welcome accepted--> ready
+//       ^                          |                              |
+//       |                          +-------- failure -------------+--> backing_off --delay--> connecting
+//   any state --stop()--> closed
+//
+// The kernel (ConnectionEvents) learns of each step: on_ready (give it tasks), on_answer (a Result or Failure),
+// on_lost (its tasks move elsewhere), on_closed. Tasks go out through queue_submit(): their frames are appended to
+// one buffer, which flush() hands to the SendQueue; everything queued in a loop turn leaves in one send.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "farm/client/kernel_options.hpp"
+#include "farm/client/task_record.hpp"
+#include "farm/protocol/frame_encoder.hpp"
+#include "farm/protocol/frame_reader.hpp"
+#include "lib/task.hpp"
+#include "reactor/dns/resolver.hpp"
+#include "reactor/loop/reactor.hpp"
+#include "reactor/net/endpoint.hpp"
+#include "reactor/net/stream_socket.hpp"
+#include "reactor/stream/send_queue.hpp"
+
+namespace rfarm::farm {
+
+class ClientConnection;
+
+class ConnectionEvents {
+ public:
+  virtual ~ConnectionEvents() = default;
+  virtual void on_ready(ClientConnection& connection) = 0;
+  virtual void on_answer(ClientConnection& connection, std::uint64_t task_id, RemoteResult answer) = 0;
+  // The connection broke; nothing it had in flight will be answered on it.
+  virtual void on_lost(ClientConnection& connection) = 0;
+  virtual void on_closed(ClientConnection& connection) = 0;
+};
+
+class ClientConnection {
+ public:
+  enum class State { connecting, handshaking, ready, backing_off, closed };
+
+  ClientConnection(Reactor& reactor, ConnectionEvents& events, const KernelOptions& options, ConnectionId id,
+                   EndpointSpec spec, Resolver* resolver);
+  ClientConnection(const ClientConnection&) = delete;
+  ClientConnection& operator=(const ClientConnection&) = delete;
+  ~ClientConnection();
+
+  // Starts the connection's life (a coroutine on the loop).
+  void start();
+  // Ends it: whatever it is doing stops, and on_closed follows on a coming turn.
+  void stop();
+
+  State state() const noexcept { return state_; }
+  ConnectionId id() const noexcept { return id_; }
+  const std::string& name() const noexcept { return name_; }
+  std::size_t in_flight() const noexcept { return in_flight_; }
+  std::size_t window() const noexcept { return window_; }
+  std::uint64_t granted_features() const noexcept { return features_; }
+  // Times this connection reached ready (1 after the first handshake).
+  std::uint64_t sessions() const noexcept { return sessions_; }
+  // Still on its first attempt (never ready, never failed): a broadcast waits for it to settle.
+  bool settling() const noexcept {
+    return sessions_ == 0 && failures_ == 0 && (state_ == State::connecting || state_ == State::handshaking);
+  }
+  // Frames sent in sends (for the syscall accounting: frames per send).
+  std::uint64_t sends_started() const noexcept;
+
+  // Appends a Submit frame for the record (which is now in flight here). Ready only.
+  void queue_submit(const TaskRecord& record);
+  // Appends an EndServer frame.
+  void queue_end_server(std::string_view reason);
+  // Hands what was queued in this turn to the SendQueue.
+  void flush();
+  // An answer arrived for one of its tasks (the kernel counts; the frame handler does not know the records).
+  void task_answered() noexcept {
+    if (in_flight_ > 0) --in_flight_;
+  }
+
+ private:
+  Task<void> run();
+  Task<std::error_code> connect_once();
+  Task<std::error_code> handshake();
+  Task<void> serve();
+  Task<void> back_off();
+  // One transition function: every state change goes through it, and what a state's entry means happens here.
+  void transition(State next);
+  void close_socket() noexcept;
+  // A verified frame while ready; false if the connection must close.
+  bool handle_frame(const FrameView& frame);
+  void on_heartbeat();
+  void arm_heartbeat();
+
+  Reactor& reactor_;
+  ConnectionEvents& events_;
+  const KernelOptions& options_;
+  ConnectionId id_;
+  EndpointSpec spec_;
+  std::string name_;
+  Resolver* resolver_;  // for specs with a host name; owned by the kernel
+
+  State state_ = State::connecting;
+  bool stop_requested_ = false;
+  bool running_ = false;
+  std::size_t in_flight_ = 0;
+  std::size_t window_;
+  std::uint64_t features_ = 0;
+  std::uint64_t sessions_ = 0;
+  std::string last_error_;
+
+  FrameEncoder encoder_;
+  FrameReader reader_;
+  std::vector<std::byte> out_;
+
+  // Failure detector.
+  Timer heartbeat_;
+  Clock::time_point last_frame_{};
+  bool ping_outstanding_ = false;
+  std::uint64_t next_nonce_ = 1;
+
+  // Backoff.
+  unsigned failures_ = 0;
+  std::minstd_rand rng_;
+  Timer sleep_timer_;
+  std::coroutine_handle<> sleeper_;
+
+  StreamSocket socket_;
+  std::unique_ptr<SendQueue> send_queue_;  // after socket_: destroyed first
+  std::uint64_t sends_before_ = 0;          // sends of earlier sessions' queues
+};
+
+std::string_view to_string(ClientConnection::State state) noexcept;
+
+}  // namespace rfarm::farm

@@ -1,0 +1,128 @@
+// Kernel: the client of a farm, lparallel's kernel over lfarm's servers. Kernel::start runs the KernelCore on a
+// private engine thread; every call here is usable from any thread and blocks (with a timeout where it waits for
+// servers). Tasks are encoded on the calling thread and handed to the engine in batches: one wake-up per batch,
+// not per task.
+//
+//     KernelOptions options;
+//     options.servers = {"tcp:127.0.0.1:7000", "tcp:127.0.0.1:7001"};
+//     auto kernel = Kernel::start(options);                       // Result<Kernel>; servers may come later
+//     if (!kernel) return fail(kernel.error());
+//     Future<std::int64_t> f = kernel->future<std::int64_t>("count_primes", 0, 1000000);
+//     std::int64_t n = f.force();                                 // 78498; TaskExecutionError on a remote failure
+//     std::vector<TaskResult> everyone = kernel->broadcast("info");   // one result per server
+//
+// Channels (channel.hpp) give results in completion order; pmap / preduce / pmap_reduce (parallel.hpp) map lists.
+//
+// Delivery is at-least-once: a task whose connection is lost is resubmitted elsewhere and may run twice
+// (farm/PROTOCOL.md section 7); TaskPolicy::fail_after / max_attempts fail it instead. Destroying (or close()-ing)
+// the kernel fails every unanswered task with kind cancelled and closes the connections.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "farm/client/encode_args.hpp"
+#include "farm/client/future.hpp"
+#include "farm/client/kernel_core.hpp"
+#include "farm/client/kernel_options.hpp"
+#include "farm/client/task_record.hpp"
+#include "lib/error.hpp"
+
+namespace rfarm::farm {
+
+namespace detail {
+
+struct Engine;
+
+// Fulfils a future with the task's value as T.
+template <class T>
+class FutureSink final : public ResultSink {
+ public:
+  FutureSink(Promise<T> promise, std::string task) : promise_(std::move(promise)), task_(std::move(task)) {}
+  void complete(std::uint64_t, RemoteResult result) override {
+    if constexpr (std::is_same_v<T, TaskResult>) {
+      promise_.set(std::move(result));
+    } else {
+      promise_.set(result_as<T>(result, task_));
+    }
+  }
+
+ private:
+  Promise<T> promise_;
+  std::string task_;
+};
+
+}  // namespace detail
+
+class Kernel {
+ public:
+  // Starts the engine thread and a connection to every server in options.servers (none need be up yet).
+  // Fails on a server spec that does not parse, or if the engine's reactor cannot start.
+  static Result<Kernel> start(KernelOptions options);
+
+  Kernel(Kernel&&) noexcept;
+  Kernel& operator=(Kernel&&) noexcept;
+  ~Kernel();
+
+  // Fails every unanswered task (cancelled), closes every connection and joins the engine thread.
+  void close();
+
+  // lparallel's future: the task runs somewhere in the farm; its value (as T) arrives in the future.
+  template <class T, class... A>
+  Future<T> future(std::string_view task, const A&... args) {
+    return future_with<T>(options().default_policy, task, args...);
+  }
+  template <class T, class... A>
+  Future<T> future_with(const TaskPolicy& policy, std::string_view task, const A&... args) {
+    Promise<T> promise;
+    Future<T> f = promise.future();
+    submit_one(make_record(task, encode_args(args...), policy,
+                           std::make_shared<detail::FutureSink<T>>(std::move(promise), std::string(task)), 0));
+    return f;
+  }
+
+  // The same with the arguments already encoded (encode_args, encode_words); the raw result.
+  Future<TaskResult> future_encoded(std::string_view task, std::vector<std::uint8_t> args, const TaskPolicy& policy) {
+    Promise<TaskResult> promise;
+    Future<TaskResult> f = promise.future();
+    submit_one(make_record(task, std::move(args), policy,
+                           std::make_shared<detail::FutureSink<TaskResult>>(std::move(promise), std::string(task)), 0));
+    return f;
+  }
+
+  // lfarm's broadcast-task: runs the task once on every server that is ready (waiting for the first if none is)
+  // and returns every result, in no particular order. A failure on any server throws TaskExecutionError;
+  // broadcast_outcomes gives them all. Gives up after options.call_timeout (a failure of kind deadline_exceeded).
+  template <class... A>
+  std::vector<TaskResult> broadcast(std::string_view task, const A&... args) {
+    std::vector<TaskResult> values;
+    for (RemoteResult& r : broadcast_outcomes(task, args...)) values.push_back(value_or_throw(std::move(r)));
+    return values;
+  }
+  template <class... A>
+  std::vector<RemoteResult> broadcast_outcomes(std::string_view task, const A&... args) {
+    return broadcast_encoded(task, encode_args(args...));
+  }
+  std::vector<RemoteResult> broadcast_encoded(std::string_view task, std::vector<std::uint8_t> args);
+
+  // Waits until at least n servers are ready; false after timeout.
+  bool wait_ready(std::size_t n, Duration timeout) const;
+  KernelStats stats() const;
+  const KernelOptions& options() const noexcept;
+
+  // The machinery under Channel and pmap: hand records to the engine (one wake-up for the lot).
+  static TaskRecord make_record(std::string_view task, std::vector<std::uint8_t> args, const TaskPolicy& policy,
+                                std::shared_ptr<ResultSink> sink, std::uint64_t tag);
+  void submit_one(TaskRecord record);
+  void submit_many(std::vector<TaskRecord> records);
+
+ private:
+  explicit Kernel(std::unique_ptr<detail::Engine> engine) noexcept;
+  std::unique_ptr<detail::Engine> engine_;
+};
+
+}  // namespace rfarm::farm

@@ -1,0 +1,210 @@
+#include "farm/client/kernel_core.hpp"
+
+#include <fmt/format.h>
+
+#include <utility>
+
+#include "lib/error.hpp"
+#include "reactor/net/endpoint.hpp"
+
+namespace rfarm::farm {
+
+namespace {
+
+constexpr Duration kMaintenancePeriod = std::chrono::milliseconds(50);
+
+void fail_record(TaskRecord& record, RemoteFailure failure) { record.finish(std::unexpected(std::move(failure))); }
+
+}  // namespace
+
+KernelCore::KernelCore(Reactor& reactor, KernelOptions options)
+    : reactor_(reactor), options_(std::move(options)), maintenance_(reactor) {}
+
+KernelCore::~KernelCore() {
+  table_.drain_all([](TaskRecord& r) { fail_record(r, {FailureKind::cancelled, "the kernel closed", r.task}); });
+  for (auto& b : broadcasts_waiting_) fail_record(b, {FailureKind::cancelled, "the kernel closed", b.task});
+}
+
+std::error_code KernelCore::start() {
+  std::vector<EndpointSpec> specs;
+  for (const std::string& text : options_.servers) {
+    auto spec = EndpointSpec::parse_connect(text);
+    if (!spec) {
+      reactor_.log().error("farm: server '{}': {}", text, spec.error().message());
+      return spec.error();
+    }
+    if (spec->transport != Transport::tcp && spec->transport != Transport::unix_stream) {
+      reactor_.log().error("farm: server '{}': the kernel speaks tcp: and unix: (tls: is not built yet)", text);
+      return make_error_code(std::errc::protocol_not_supported);
+    }
+    if (spec->has_host_name() && !resolver_) {
+      auto resolver = Resolver::create(reactor_);
+      if (!resolver) return resolver.error();
+      resolver_ = std::move(*resolver);
+    }
+    specs.push_back(std::move(*spec));
+  }
+  for (auto& spec : specs) {
+    auto id = static_cast<ConnectionId>(connections_.size());
+    connections_.push_back(
+        std::make_unique<ClientConnection>(reactor_, *this, options_, id, std::move(spec), resolver_.get()));
+  }
+  loads_.resize(connections_.size());
+  for (auto& c : connections_) c->start();
+  maintenance_.start(kMaintenancePeriod, [this] { on_maintenance(); });
+  return {};
+}
+
+void KernelCore::submit(TaskRecord record) {
+  if (stopping_) return fail_record(record, {FailureKind::cancelled, "the kernel closed", record.task});
+  if (record.policy.fail_after.count() > 0) record.fail_at = Clock::now() + record.policy.fail_after;
+  table_.add_pending(std::move(record));
+  request_dispatch();
+}
+
+void KernelCore::broadcast(TaskRecord prototype) {
+  if (stopping_) return fail_record(prototype, {FailureKind::cancelled, "the kernel closed", prototype.task});
+  if (prototype.policy.fail_after.count() > 0) prototype.fail_at = Clock::now() + prototype.policy.fail_after;
+  prototype.broadcast = true;
+  broadcasts_waiting_.push_back(std::move(prototype));
+  request_dispatch();
+}
+
+void KernelCore::shutdown(std::function<void()> done) {
+  stopping_ = true;
+  on_all_closed_ = std::move(done);
+  maintenance_.cancel();
+  table_.drain_all([](TaskRecord& r) { fail_record(r, {FailureKind::cancelled, "the kernel closed", r.task}); });
+  for (auto& b : broadcasts_waiting_) fail_record(b, {FailureKind::cancelled, "the kernel closed", b.task});
+  broadcasts_waiting_.clear();
+  if (connections_.empty() || closed_ == connections_.size()) {
+    if (on_all_closed_) std::exchange(on_all_closed_, {})();
+    return;
+  }
+  for (auto& c : connections_) c->stop();
+}
+
+KernelStats KernelCore::stats() const {
+  KernelStats s;
+  s.servers = connections_.size();
+  s.ready = ready_.load(std::memory_order_relaxed);
+  s.pending = table_.pending();
+  s.in_flight = table_.in_flight();
+  s.submitted = table_.counters().submitted;
+  s.completed = table_.counters().completed;
+  s.resubmitted = table_.counters().resubmitted;
+  s.dropped_answers = table_.counters().dropped_answers;
+  for (const auto& c : connections_) {
+    s.sessions += c->sessions();
+    s.sends += c->sends_started();
+  }
+  return s;
+}
+
+void KernelCore::count_ready() noexcept {
+  std::size_t n = 0;
+  for (const auto& c : connections_) n += c->state() == ClientConnection::State::ready ? 1 : 0;
+  ready_.store(n, std::memory_order_relaxed);
+}
+
+void KernelCore::on_ready(ClientConnection&) {
+  count_ready();
+  request_dispatch();
+}
+
+void KernelCore::on_answer(ClientConnection& connection, std::uint64_t task_id, RemoteResult answer) {
+  connection.task_answered();
+  std::optional<TaskRecord> record = table_.complete(task_id);
+  if (!record) return;  // late (its connection was declared dead and it was resubmitted) or a duplicate
+  request_dispatch();
+  if (!answer && answer.error().kind == FailureKind::overloaded && !record->broadcast) {
+    // The one failure that guarantees the task did not start (PROTOCOL.md section 7): try again.
+    table_.add_pending(std::move(*record));
+    return;
+  }
+  record->finish(std::move(answer));
+}
+
+void KernelCore::on_lost(ClientConnection& connection) {
+  count_ready();
+  std::size_t moved = table_.requeue(connection.id(), Clock::now(), fail_record);
+  if (moved > 0) reactor_.log().info("farm: {} tasks of {} go back to the queue", moved, connection.name());
+  request_dispatch();
+}
+
+void KernelCore::on_closed(ClientConnection&) {
+  count_ready();
+  ++closed_;
+  if (stopping_ && closed_ == connections_.size() && on_all_closed_) {
+    // Not from inside the connection's coroutine, which is still finishing: on a coming turn.
+    reactor_.post([done = std::exchange(on_all_closed_, {})] { done(); });
+  }
+}
+
+void KernelCore::request_dispatch() noexcept { reactor_.at_end_of_turn(dispatch_hook_); }
+
+void KernelCore::run_dispatch(TurnHook& hook) noexcept { static_cast<DispatchHook&>(hook).core->dispatch(); }
+
+void KernelCore::dispatch() {
+  if (stopping_) return;
+  dispatch_broadcasts();
+  if (table_.has_pending()) {
+    for (std::size_t i = 0; i < connections_.size(); ++i) {
+      const ClientConnection& c = *connections_[i];
+      loads_[i] = {c.state() == ClientConnection::State::ready, c.in_flight(), c.window()};
+    }
+    while (table_.has_pending()) {
+      std::optional<std::size_t> i = pick_least_loaded(loads_);
+      if (!i) break;
+      ClientConnection& c = *connections_[*i];
+      c.queue_submit(table_.start_next(c.id()));
+      loads_[*i].in_flight = c.in_flight();
+    }
+  }
+  for (auto& c : connections_) c->flush();
+}
+
+void KernelCore::dispatch_broadcasts() {
+  if (broadcasts_waiting_.empty() || ready_connections() == 0) return;
+  // Every server means every server: a connection still on its first attempt is waited for (the maintenance
+  // timer looks again); one that failed is not (lfarm broadcasts to the servers it has).
+  for (const auto& c : connections_)
+    if (c->settling()) return;
+  std::vector<TaskRecord> waiting = std::move(broadcasts_waiting_);
+  broadcasts_waiting_.clear();
+  for (TaskRecord& prototype : waiting) {
+    std::size_t copies = 0;
+    for (auto& c : connections_) copies += c->state() == ClientConnection::State::ready ? 1 : 0;
+    if (prototype.sink) prototype.sink->fanned_out(prototype.tag, copies);
+    for (auto& c : connections_) {
+      if (c->state() != ClientConnection::State::ready) continue;
+      TaskRecord copy;
+      copy.task = prototype.task;
+      copy.args = prototype.args;
+      copy.policy = prototype.policy;
+      copy.fail_at = prototype.fail_at;
+      copy.sink = prototype.sink;
+      copy.tag = prototype.tag;
+      copy.broadcast = true;
+      c->queue_submit(table_.start(std::move(copy), c->id()));
+    }
+  }
+}
+
+void KernelCore::on_maintenance() {
+  Clock::time_point now = Clock::now();
+  if (table_.has_pending()) table_.expire_pending(now, fail_record);
+  if (!broadcasts_waiting_.empty()) request_dispatch();
+  for (auto it = broadcasts_waiting_.begin(); it != broadcasts_waiting_.end();) {
+    if (now >= it->fail_at) {
+      fail_record(*it, {FailureKind::deadline_exceeded, "no server was ready before its fail-after deadline",
+                        it->task});
+      it = broadcasts_waiting_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  maintenance_.start(kMaintenancePeriod, [this] { on_maintenance(); });
+}
+
+}  // namespace rfarm::farm

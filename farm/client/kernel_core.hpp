@@ -1,0 +1,99 @@
+// KernelCore: the kernel itself, on one reactor (the private engine thread of Kernel::start, or later the
+// caller's own). It owns one ClientConnection per server, the TaskTable, and the dispatch step that runs at the
+// end of every loop turn in which something changed: new tasks, answers that freed window space, a connection
+// that became ready or was lost. Dispatch gives each pending task to the ready connection with the fewest tasks in
+// flight (balancer.hpp) and appends its Submit frame to that connection's buffer; every connection then hands
+// its buffer to its SendQueue, so a turn's frames leave in one send per connection.
+//
+// Everything here runs on the core's reactor; other threads go through Kernel (kernel.hpp).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <system_error>
+#include <vector>
+
+#include "farm/client/balancer.hpp"
+#include "farm/client/client_connection.hpp"
+#include "farm/client/kernel_options.hpp"
+#include "farm/client/task_record.hpp"
+#include "reactor/dns/resolver.hpp"
+#include "reactor/loop/reactor.hpp"
+
+namespace rfarm::farm {
+
+struct KernelStats {
+  std::size_t servers = 0;            // connections (one per server spec)
+  std::size_t ready = 0;              // of which ready now
+  std::size_t pending = 0;            // tasks waiting for a connection
+  std::size_t in_flight = 0;          // tasks sent and not answered
+  std::uint64_t submitted = 0;
+  std::uint64_t completed = 0;        // answers that completed a task
+  std::uint64_t resubmitted = 0;      // attempts moved from a lost connection
+  std::uint64_t dropped_answers = 0;  // late or duplicate answers, dropped
+  std::uint64_t sessions = 0;         // handshakes that succeeded, over every connection
+  std::uint64_t sends = 0;            // sends started, over every connection (frames leave in batches)
+};
+
+class KernelCore final : public ConnectionEvents {
+ public:
+  KernelCore(Reactor& reactor, KernelOptions options);
+  KernelCore(const KernelCore&) = delete;
+  KernelCore& operator=(const KernelCore&) = delete;
+  ~KernelCore() override;
+
+  // Parses the server specs and starts a connection to each; a spec that does not parse (or a transport the
+  // kernel does not speak) is the error, and nothing starts.
+  std::error_code start();
+
+  void submit(TaskRecord record);
+  // A broadcast: one copy to every server ready when it is dispatched (it waits for the first server if none is);
+  // the sink hears fanned_out(tag, n) first, then n answers.
+  void broadcast(TaskRecord prototype);
+
+  // Fails every task (cancelled: "the kernel closed"), stops every connection, and calls done once all are closed.
+  void shutdown(std::function<void()> done);
+
+  KernelStats stats() const;
+  std::size_t ready_connections() const noexcept { return ready_.load(std::memory_order_relaxed); }
+  // The same count, readable from any thread.
+  const std::atomic<std::size_t>& ready_counter() const noexcept { return ready_; }
+  const KernelOptions& options() const noexcept { return options_; }
+  Reactor& reactor() noexcept { return reactor_; }
+
+ private:
+  void on_ready(ClientConnection& connection) override;
+  void on_answer(ClientConnection& connection, std::uint64_t task_id, RemoteResult answer) override;
+  void on_lost(ClientConnection& connection) override;
+  void on_closed(ClientConnection& connection) override;
+
+  void request_dispatch() noexcept;
+  static void run_dispatch(TurnHook& hook) noexcept;
+  void dispatch();
+  void dispatch_broadcasts();
+  void on_maintenance();
+  void count_ready() noexcept;
+
+  Reactor& reactor_;
+  KernelOptions options_;
+  std::unique_ptr<Resolver> resolver_;  // made when a spec names a host
+  std::vector<std::unique_ptr<ClientConnection>> connections_;
+  std::vector<ConnectionLoad> loads_;  // scratch for the balancer
+  TaskTable table_;
+  std::vector<TaskRecord> broadcasts_waiting_;
+  std::atomic<std::size_t> ready_{0};
+  bool stopping_ = false;
+  std::size_t closed_ = 0;
+  std::function<void()> on_all_closed_;
+  Timer maintenance_;
+
+  struct DispatchHook : TurnHook {
+    explicit DispatchHook(KernelCore* c) noexcept : TurnHook(&KernelCore::run_dispatch), core(c) {}
+    KernelCore* core;
+  } dispatch_hook_{this};
+};
+
+}  // namespace rfarm::farm

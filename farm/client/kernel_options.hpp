@@ -1,0 +1,55 @@
+// KernelOptions: what a Kernel connects to and how obstinately.
+//
+//     KernelOptions options;
+//     options.servers = {"tcp:127.0.0.1:7000", "unix:/run/farm.sock", "farm.internal:7000"};
+//     options.window = 256;                          // tasks in flight per connection, at most
+//     options.default_policy.fail_after = 30s;      // else: retry forever (at-least-once)
+//     auto kernel = Kernel::start(options);
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "farm/client/task_record.hpp"
+#include "lib/log.hpp"
+#include "reactor/backend/backend.hpp"
+
+namespace rfarm::farm {
+
+using namespace std::chrono_literals;
+
+// Reconnection delays: initial, doubling up to max, each drawn at random from [d/2, d] ("equal jitter") so that
+// clients that lost the same server do not come back in step.
+struct BackoffPolicy {
+  Duration initial = 20ms;
+  Duration max = 2s;
+};
+
+struct KernelOptions {
+  // EndpointSpec text (reactor/net/endpoint.hpp): tcp:HOST:PORT, bare HOST:PORT, unix:PATH. A host name is
+  // looked up at each connection attempt.
+  std::vector<std::string> servers;
+  // Tasks in flight per connection, at most (the balancer's window).
+  std::size_t window = 512;
+  Duration connect_timeout = 3s;  // the TCP connect and the handshake, each
+  BackoffPolicy backoff{};
+  // Failure detector: a connection silent this long is pinged; one with tasks or a ping outstanding and silent
+  // for heartbeat_timeout is declared dead (a frozen server: SIGSTOP), closed, and its tasks move elsewhere.
+  Duration heartbeat_interval = 500ms;
+  Duration heartbeat_timeout = 3s;
+  // Applies to every task submitted without a policy of its own.
+  TaskPolicy default_policy{};
+  std::string client_name = "rfarm-kernel";
+  std::string auth_token;  // Hello.auth_token, for a server started with a token
+  // The engine's reactor (Kernel::start).
+  BackendKind backend = BackendKind::automatic;
+  std::chrono::microseconds spin{0};
+  std::optional<LogLevel> log_level{};
+  // Blocking calls that wait for every server (broadcast, load_module) give up after this.
+  Duration call_timeout = 60s;
+};
+
+}  // namespace rfarm::farm
