@@ -32,6 +32,7 @@ max_len() {
   esac
 }
 
+scripts/install-deps.sh clang-19 libfuzzer-19-dev libclang-rt-19-dev
 dir=build-fuzz
 if [ ! -f "$dir/build.ninja" ]; then
   # The fuzz build needs no tests or benches: only the targets and the libraries they call are built.

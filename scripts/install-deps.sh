@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages rfarm needs that are not installed yet (and nothing else).
-# Needs root (or sudo) only when something is missing.
+# Needs root (or sudo) only when something is missing. Arguments name extra packages a caller needs on top
+# (scripts/fuzz.sh: clang-19 and libFuzzer).
 set -euo pipefail
 
 packages=(
@@ -13,9 +14,11 @@ packages=(
   libgtest-dev libgmock-dev                   # tests
   python3 socat netcat-openbsd iproute2       # real peers the tests talk to
   dnsmasq-base                                # real DNS server for the resolver tests (no system service)
+  s6                                          # farm-server's s6 run script, tested under s6-supervise
   libuv1-dev                                  # bench peer baseline
   libbenchmark-dev                            # bench/micro (Google Benchmark)
 )
+packages+=("$@")
 
 missing=()
 for p in "${packages[@]}"; do
