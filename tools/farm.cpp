@@ -154,6 +154,7 @@ int main(int argc, char** argv) {
   options.servers = servers;
   options.window = window;
   options.backend = cli.reactor_options().backend;
+  options.spin = cli.reactor_options().spin;  // --spin-us: the kernel's engine polls before sleeping
   options.log_level = cli.reactor_options().log_level.value_or(LogLevel::error);
   auto timeout = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(timeout_s));
   options.default_policy.fail_after = timeout;
