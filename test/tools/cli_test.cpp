@@ -22,6 +22,10 @@ struct Tool {
 constexpr Tool kEchoServer{"RFARM_ECHO_SERVER", "echo-server"};
 constexpr Tool kEchoClient{"RFARM_ECHO_CLIENT", "echo-client"};
 constexpr Tool kMcast{"RFARM_MCAST", "mcast"};
+constexpr Tool kHttpHello{"RFARM_HTTP_HELLO", "http-hello"};
+constexpr Tool kFarmServer{"RFARM_FARM_SERVER", "farm-server"};
+constexpr Tool kFarm{"RFARM_FARM", "farm"};
+constexpr Tool kFarmAdmin{"RFARM_FARM_ADMIN", "farm-admin"};
 
 std::string path_of(const Tool& tool) { return tool_path(tool.variable); }
 
@@ -67,7 +71,8 @@ TEST_P(EveryToolTest, UnknownOptionIsOneUsageLineNamingIt) {
   EXPECT_NE(r.err.find("--help"), std::string::npos) << r.err;
 }
 
-INSTANTIATE_TEST_SUITE_P(Tools, EveryToolTest, ::testing::Values(kEchoServer, kEchoClient, kMcast),
+INSTANTIATE_TEST_SUITE_P(Tools, EveryToolTest,
+                         ::testing::Values(kEchoServer, kEchoClient, kMcast, kHttpHello, kFarmServer, kFarm, kFarmAdmin),
                          [](const auto& info) {
                            std::string n = info.param.name;
                            std::erase(n, '-');
