@@ -22,21 +22,12 @@
 #include "tools/echo_server_dgram.hpp"
 #include "tools/echo_server_options.hpp"
 #include "tools/echo_server_runtime.hpp"
+#include "tools/echo_stream.hpp"
 #include "tools/tls_echo.hpp"
 
 using namespace rfarm;
 
 namespace {
-
-// One connection: receive into a buffer leased from the reactor's pool (an idle connection holds none),
-// send it back whole, repeat until end of stream.
-Task<void> echo(StreamSocket conn) {
-  for (;;) {
-    auto data = co_await conn.recv_pooled();
-    if (!data || data->empty()) break;
-    if (!co_await conn.send_all(data->bytes())) break;
-  }
-}
 
 int failed(const std::string& message) { return tools::report_failure("echo-server", message); }
 
@@ -77,7 +68,7 @@ int main(int argc, char** argv) {
   if (tls) {
     loop.spawn(tools::tls_echo_accept_loop(loop, *listener, *tls_context));
   } else {
-    loop.spawn(tools::accept_loop(loop, *listener, echo));
+    loop.spawn(tools::accept_loop(loop, *listener, tools::echo_stream));
   }
   loop.run();
   return tools::kExitSuccess;

@@ -6,21 +6,12 @@
 #include "reactor/runtime/runtime.hpp"
 #include "reactor/runtime/sharded_listener.hpp"
 #include "tools/cli.hpp"
+#include "tools/echo_stream.hpp"
 #include "tools/tls_echo.hpp"
 
 namespace rfarm::tools {
 
 namespace {
-
-// The same per-connection echo as the single-core path (echo_server.cpp): a pooled buffer only while data is
-// in hand, so an idle connection holds none.
-Task<void> echo(StreamSocket conn) {
-  for (;;) {
-    auto data = co_await conn.recv_pooled();
-    if (!data || data->empty()) break;
-    if (!co_await conn.send_all(data->bytes())) break;
-  }
-}
 
 struct Serving {
   const EchoServerOptions& options;
@@ -42,7 +33,7 @@ Task<void> start_serving(Runtime& runtime, Serving& serving) {
       this_reactor().spawn(tls_echo(this_reactor(), std::move(conn), context));
     };
   } else {
-    handler = [](StreamSocket conn) { this_reactor().spawn(echo(std::move(conn))); };
+    handler = [](StreamSocket conn) { this_reactor().spawn(echo_stream(std::move(conn))); };
   }
   auto listener = co_await ShardedListener::listen(runtime, endpoint.address, listen, std::move(handler));
   if (!listener) {
