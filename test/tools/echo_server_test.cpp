@@ -12,6 +12,7 @@
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -542,6 +543,25 @@ TEST_P(EchoServerUnixPathTest, ASecondServerOnALiveSocketIsRefusedAndTheFirstKee
   EXPECT_TRUE(*reply == payload);
 }
 
+// True once nothing accepts on the Unix socket at path (connect is refused), within limit. A killed process's
+// descriptors are closed when it is reaped, but a socket an io_uring ring still references lives on until the
+// kernel's asynchronous ring teardown (io_ring_exit_work) drops it, a few milliseconds later: until then the
+// socket still accepts, so the path is, correctly, not yet stale.
+bool becomes_stale(const std::string& path, milliseconds limit) {
+  auto deadline = steady_clock::now() + limit;
+  for (;;) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+    bool refused = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 && errno == ECONNREFUSED;
+    ::close(fd);
+    if (refused) return true;
+    if (steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+}
+
 TEST_P(EchoServerUnixPathTest, AStaleSocketOfAKilledServerIsReplaced) {
   require_python();
   if (IsSkipped()) return;
@@ -549,6 +569,7 @@ TEST_P(EchoServerUnixPathTest, AStaleSocketOfAKilledServerIsReplaced) {
   START_OR_SKIP(first, "unix:" + path);
   forget_server();  // SIGKILL: no chance to clean up, the socket file stays behind
   ASSERT_TRUE(is_socket_file(path));
+  ASSERT_TRUE(becomes_stale(path, 5000ms)) << "the killed server's socket still accepts after 5 s";
   START_OR_SKIP(endpoint, "unix:" + path);
   std::string payload = pattern(10'000, 7);
   auto reply = run_python_peer(endpoint, payload);
