@@ -38,7 +38,7 @@ bool send_with_raw_fds(int socket_fd, const std::string& data, int fd, std::size
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
   c->cmsg_len = CMSG_LEN(sizeof(int) * count);
-  std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * count);
+  if (count > 0) std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * count);  // no fds: data() may be null
   return ::sendmsg(socket_fd, &msg, MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
 }
 
