@@ -3,6 +3,7 @@
 #include <flatbuffers/flexbuffers.h>
 
 #include <cstring>
+#include <limits>
 
 #include "farm/error.hpp"
 
@@ -160,7 +161,8 @@ class Walker {
   void verify_bytes(const std::uint8_t* data, std::size_t width, bool terminated) noexcept {
     std::uint64_t size = 0;
     if (!read_size(data, width, size)) return;
-    if (!inside(data, size + (terminated ? 1 : 0))) {
+    // size + 1 must not wrap: a size of 2^64 - 1 would pass the bounds check and put the terminator at data[-1].
+    if (size == std::numeric_limits<std::uint64_t>::max() || !inside(data, size + (terminated ? 1 : 0))) {
       malformed();
       return;
     }
