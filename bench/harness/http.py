@@ -61,7 +61,7 @@ def make_service(ctx, name):
 def measure(ctx, wrk, name, conns, s):
     m = {"server": name, "conns": conns}
     svc = make_service(ctx, name)
-    try:
+    with svc.measuring(m):
         addr = svc.start()
         url = "http://%s/" % addr.split(":", 1)[1]
         if s["warmup"]:
@@ -80,12 +80,6 @@ def measure(ctx, wrk, name, conns, s):
             m["error"] = "%d responses were not 2xx" % m["non_2xx"]
         else:
             m["server_cpu_us_per_request"] = (cpu1 - cpu0) * 1e6 / m["requests"]
-        if not svc.alive():
-            m["error"] = "server exited during the run" + svc.stderr_tail()
-    except RuntimeError as e:
-        m["error"] = str(e)
-    finally:
-        svc.stop()
     return m
 
 

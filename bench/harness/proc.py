@@ -6,6 +6,7 @@ workers and helper threads are in it), summed over the process and its descendan
 worker processes). That is the same source bench/echo_load.cpp uses for --server-pid.
 """
 
+import contextlib
 import os
 import shutil
 import signal
@@ -160,6 +161,20 @@ class Service:
         except (OSError, ValueError):
             return ""
         return ("; stderr: " + text[-limit:]) if text else ""
+
+    @contextlib.contextmanager
+    def measuring(self, m, errors=(RuntimeError,)):
+        """One measurement against this server, recorded in the dict m: an exception of the given kinds becomes
+        m["error"], a server that died during the run is an error too, and the server is stopped whatever
+        happens. The body may return early (after setting m["error"] itself)."""
+        try:
+            yield m
+            if "error" not in m and not self.alive():
+                m["error"] = "server exited during the run" + self.stderr_tail()
+        except errors as e:
+            m["error"] = str(e)
+        finally:
+            self.stop()
 
     def stop(self, grace=5.0):
         """SIGTERM to the whole process group, SIGKILL after grace seconds. Returns the exit status."""

@@ -73,7 +73,7 @@ def stime_service(ctx, name, cert, key):
 def run_stime(ctx, name, cert, key, s):
     m = {"server": name, "client": "s_time"}
     svc = stime_service(ctx, name, cert, key)
-    try:
+    with svc.measuring(m):
         addr = svc.start() or svc.address
         hostport = addr.split(":", 1)[1]
         cpu0 = svc.cpu_seconds()
@@ -90,12 +90,6 @@ def run_stime(ctx, name, cert, key, s):
         # s_time's "real seconds" is whole seconds; its wall rate is n over the time it was given.
         m["handshakes_per_s"] = n / float(real.group(2) if real else s["stime"])
         m["server_cpu_us_per_handshake"] = (cpu1 - cpu0) * 1e6 / n
-        if not svc.alive():
-            m["error"] = "server exited during the run" + svc.stderr_tail()
-    except RuntimeError as e:
-        m["error"] = str(e)
-    finally:
-        svc.stop()
     return m
 
 

@@ -59,7 +59,7 @@ def make_service(ctx, name, sockperf):
 def measure(ctx, sockperf, name, mode, s):
     m = {"server": name, "mode": mode}
     svc = make_service(ctx, name, sockperf)
-    try:
+    with svc.measuring(m):
         addr = svc.start() or svc.address
         if name == "sockperf-server":
             import time
@@ -82,12 +82,6 @@ def measure(ctx, sockperf, name, mode, s):
                           r"ReceivedMessages=(\d+)", out + err)
         if total and int(total.group(3)):
             m["server_cpu_us_per_datagram"] = (cpu1 - cpu0) * 1e6 / int(total.group(3))
-        if not svc.alive():
-            m["error"] = "server exited during the run" + svc.stderr_tail()
-    except RuntimeError as e:
-        m["error"] = str(e)
-    finally:
-        svc.stop()
     return m
 
 

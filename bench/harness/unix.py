@@ -33,18 +33,16 @@ def measure(ctx, echo_load, name, conns, s, rep):
     m = {"server": name, "conns": conns, "size": 64}
     svc = proc.Service(ctx.server_argv([ctx.exe(rel), "--listen", "unix:" + path] + extra))
     try:
-        addr = svc.start()
-        status, out, err = proc.run(ctx.client_argv([
-            echo_load, "--connect", addr, "--conns", str(conns), "--size", "64", "--duration", str(s["duration"]),
-            "--warmup", str(s["warmup"]), "--server-pid", str(svc.pid), "--json"]), timeout=s["duration"] + 40)
-        if status != 0:
-            m["error"] = "echo_load exit %s: %s%s" % (status, proc.last_line(err or out), svc.stderr_tail())
-            return m
-        m.update(json.loads(proc.last_line(out)))
-    except (RuntimeError, ValueError) as e:
-        m["error"] = str(e)
+        with svc.measuring(m, errors=(RuntimeError, ValueError)):
+            addr = svc.start()
+            status, out, err = proc.run(ctx.client_argv([
+                echo_load, "--connect", addr, "--conns", str(conns), "--size", "64", "--duration", str(s["duration"]),
+                "--warmup", str(s["warmup"]), "--server-pid", str(svc.pid), "--json"]), timeout=s["duration"] + 40)
+            if status != 0:
+                m["error"] = "echo_load exit %s: %s%s" % (status, proc.last_line(err or out), svc.stderr_tail())
+                return m
+            m.update(json.loads(proc.last_line(out)))
     finally:
-        svc.stop()
         if os.path.exists(path):
             os.unlink(path)
     return m
