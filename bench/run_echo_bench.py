@@ -38,8 +38,8 @@ import time
 
 # name -> (path relative to the build dir, extra args, accepts --spin-us)
 SERVERS = {
-    "rfarm-epoll": ("tools/echo-server", ["--backend", "epoll"], True),
-    "rfarm-uring": ("tools/echo-server", ["--backend", "uring"], True),
+    "rfarm-epoll": ("tools/echo-server", ["--backend", "epoll", "--threads", "1"], True),
+    "rfarm-uring": ("tools/echo-server", ["--backend", "uring", "--threads", "1"], True),
     "raw-epoll": ("bench/raw_epoll_echo", [], True),
     "raw-epoll-lt": ("bench/raw_epoll_echo", ["--level"], True),  # ET-vs-LT check, not a default
     # rfarm's syscalls (recv/send) with no library around them: the floor for rfarm-epoll, not a default.
