@@ -1,10 +1,15 @@
 // farm-server against abusive peers (issue 15, "Backpressure and abuse"), as a program: a real farm-server and raw
 // sockets. Each case checks the server's memory (VmRSS from /proc) or that another client keeps being served.
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -89,6 +94,90 @@ TEST_F(FarmServerAbuseTest, HugeDeclaredLengthsPinNoMemory) {
   }
   EXPECT_LT(after, before + (8u << 20)) << "RSS grew from " << before << " to " << after << " bytes";
   expect_answer(normal, 3);
+}
+
+// A flood of the smallest frames (1,000,000 Pings, ~32 MB) from a client that reads its Pongs as they come: all
+// are answered, and the server's memory stays flat (frames are handled in batches from a pooled buffer; the
+// answers of a batch leave in one send, and reading pauses while unsent answers pass max_queued_output).
+TEST_F(FarmServerAbuseTest, AMillionTinyFramesAreServedInBoundedMemory) {
+  auto server = start({"--threads", "1"});
+  ASSERT_TRUE(server->ok());
+  FarmTestClient flooder = welcomed(*server);
+  const std::size_t before = resident_bytes(server->pid());
+  constexpr std::size_t kPings = 1'000'000;
+  constexpr std::size_t kPerSend = 10'000;
+  std::vector<std::byte> batch;
+  for (std::size_t i = 0; i < kPerSend; ++i) flooder.encoder().ping(batch, i + 1);
+  const std::size_t frame_size = batch.size() / kPerSend;
+  std::size_t largest = 0;
+  std::thread writer([&] {
+    for (std::size_t sent = 0; sent < kPings; sent += kPerSend)
+      if (!flooder.send_bytes(batch)) return;
+  });
+  // Count Pong frames by their length prefixes, sampling the server's RSS as they come.
+  std::size_t pongs = 0;
+  std::vector<std::byte> pending;
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (pongs < kPings && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{flooder.fd(), POLLIN, 0};
+    if (::poll(&p, 1, 1000) <= 0) continue;
+    std::byte buffer[1 << 16];
+    ssize_t n = ::recv(flooder.fd(), buffer, sizeof buffer, 0);
+    if (n <= 0) break;
+    pending.insert(pending.end(), buffer, buffer + n);
+    std::size_t at = 0;
+    while (pending.size() - at >= 4) {
+      std::uint32_t length = 0;
+      std::memcpy(&length, pending.data() + at, 4);
+      if (pending.size() - at < 4 + std::size_t{length}) break;
+      at += 4 + length;
+      ++pongs;
+    }
+    pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(at));
+    if (pongs % 50'000 < 2'000) largest = std::max(largest, resident_bytes(server->pid()));
+  }
+  writer.join();
+  largest = std::max(largest, resident_bytes(server->pid()));
+  EXPECT_EQ(pongs, kPings) << "every Ping of " << frame_size << " bytes is answered";
+  EXPECT_LT(largest, before + (16u << 20)) << "RSS grew from " << before << " to " << largest << " bytes";
+  FarmTestClient other = welcomed(*server);
+  expect_answer(other, 1);
+}
+
+// Descriptor exhaustion: started with RLIMIT_NOFILE a few above what it needs (prlimit(1); a limit lowered on a
+// running process is not seen by io_uring's accept, whose io-wq workers took their limits when they were made),
+// the server meets EMFILE on accept, logs it, keeps serving the client it has, and accepts again once descriptors
+// are free.
+TEST_F(FarmServerAbuseTest, DescriptorExhaustionIsLoggedAndRecovers) {
+  if (::access("/usr/bin/prlimit", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/prlimit (Debian: util-linux)";
+  // farm-server with one core holds 7 descriptors (stdio, listener, backend, wake-ups): 12 leaves room for 5.
+  auto server = FarmServerProcess::start({"--nofile=12:12", tool_path("RFARM_FARM_SERVER"), "--listen",
+                                          "tcp:127.0.0.1:0", "--threads", "1", "--log-level", "info"},
+                                         "/usr/bin/prlimit");
+  ASSERT_TRUE(server->ok()) << server->failure;
+  FarmTestClient normal = welcomed(*server);
+  expect_answer(normal, 1);
+
+  std::vector<FarmTestClient> extra;  // connect() succeeds (the backlog holds them); the server accepts 4 at most
+  for (int i = 0; i < 12; ++i) {
+    auto c = FarmTestClient::connect(server->endpoints.at(0));
+    ASSERT_TRUE(c) << c.error().message();
+    extra.push_back(std::move(*c));
+  }
+  bool logged = false;
+  for (int i = 0; i < 200 && !logged; ++i) {
+    logged = server->stderr_text().find("Too many open files") != std::string::npos;
+    if (!logged) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(logged) << server->stderr_text();
+  expect_answer(normal, 2);  // the client it has is still served
+
+  extra.clear();  // descriptors come back as the server sees these close (the limit stays low)
+  auto late = FarmTestClient::connect(server->endpoints.at(0));
+  ASSERT_TRUE(late) << late.error().message();
+  ASSERT_TRUE(late->handshake()) << "accepting again once descriptors are free";
+  expect_answer(*late, 3);
+  expect_answer(normal, 4);
 }
 
 }  // namespace
