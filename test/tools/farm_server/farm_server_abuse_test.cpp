@@ -180,5 +180,62 @@ TEST_F(FarmServerAbuseTest, DescriptorExhaustionIsLoggedAndRecovers) {
   expect_answer(normal, 4);
 }
 
+// Slowloris: 10,000 connections that never finish anything - a third send nothing, a third half a Hello, a third
+// a Hello and then half a frame - while a normal client keeps getting answers. The handshake timeout closes the
+// first two thirds, the idle timeout the last (a frame that never completes is no input), each with its logged
+// reason, all counted.
+TEST_F(FarmServerAbuseTest, TenThousandHalfOpenConnectionsAreTimedOutWhileOthersAreServed) {
+  constexpr int kConnections = 10'000;
+  rlimit limit{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &limit), 0);
+  if (limit.rlim_max < kConnections + 200) GTEST_SKIP() << "the open-files hard limit " << limit.rlim_max << " is too low";
+  limit.rlim_cur = limit.rlim_max;  // for this process's sockets and for the server's (inherited)
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &limit), 0);
+  auto server = start({"--threads", "1", "--handshake-timeout-ms", "1500", "--idle-timeout-ms", "3000"});
+  ASSERT_TRUE(server->ok());
+  FarmTestClient normal = welcomed(*server);
+  std::vector<std::byte> hello = normal.hello_frame();
+  std::vector<std::byte> half_frame(4 + 8, std::byte{0});
+  half_frame[0] = std::byte{64};  // declares 64 bytes, sends 8
+
+  std::vector<FarmTestClient> loris;
+  loris.reserve(kConnections);
+  const auto opening = std::chrono::steady_clock::now();
+  for (int i = 0; i < kConnections; ++i) {
+    auto c = FarmTestClient::connect(server->endpoints.at(0));
+    ASSERT_TRUE(c) << "connection " << i << ": " << c.error().message();
+    if (i % 3 == 1) {
+      ASSERT_TRUE(c->send_bytes(ConstBytes(hello).first(hello.size() / 2)));
+    }
+    if (i % 3 == 2) {
+      ASSERT_TRUE(c->send_bytes(hello));
+      ASSERT_TRUE(c->send_bytes(half_frame));
+    }
+    loris.push_back(std::move(*c));
+    if (i % 250 == 249) expect_answer(normal, static_cast<std::uint64_t>(i));  // served all along
+  }
+  const auto opened_in = std::chrono::steady_clock::now() - opening;
+  // Every one of them is closed by the server within the timeouts (and the normal client, which keeps sending, is
+  // not): count the closes in the log.
+  auto count = [&](std::string_view reason) {
+    const std::string log = server->stderr_text();
+    std::size_t n = 0;
+    for (std::size_t at = log.find(reason); at != std::string::npos; at = log.find(reason, at + 1)) ++n;
+    return n;
+  };
+  std::size_t handshake = 0, idle = 0;
+  for (int i = 0; i < 300; ++i) {
+    handshake = count("no Hello within the handshake timeout");
+    idle = count("idle past the idle timeout");
+    if (handshake + idle >= kConnections) break;
+    if (i % 10 == 0) expect_answer(normal, 100'000 + static_cast<std::uint64_t>(i));
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(handshake, std::size_t{2 * kConnections / 3 + 1}) << "no Hello, or half of one";
+  EXPECT_EQ(idle, std::size_t{kConnections / 3}) << "a Hello, then half a frame";
+  expect_answer(normal, 1'000'000);
+  RecordProperty("opened_ms", static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(opened_in).count()));
+}
+
 }  // namespace
 }  // namespace rfarm::test
