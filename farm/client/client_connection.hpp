@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "farm/client/farm_stream.hpp"
 #include "farm/client/kernel_options.hpp"
 #include "farm/client/task_record.hpp"
 #include "farm/protocol/frame_encoder.hpp"
@@ -28,7 +29,6 @@
 #include "reactor/dns/resolver.hpp"
 #include "reactor/loop/reactor.hpp"
 #include "reactor/net/endpoint.hpp"
-#include "reactor/net/stream_socket.hpp"
 #include "reactor/stream/send_queue.hpp"
 
 namespace rfarm::farm {
@@ -42,6 +42,8 @@ class ConnectionEvents {
   virtual void on_answer(ClientConnection& connection, std::uint64_t task_id, RemoteResult answer) = 0;
   // The connection broke; nothing it had in flight will be answered on it.
   virtual void on_lost(ClientConnection& connection) = 0;
+  // The server refused us (TLS or the Welcome; last_error() says why). The connection keeps trying, slowly.
+  virtual void on_refused(ClientConnection& /*connection*/) {}
   virtual void on_closed(ClientConnection& connection) = 0;
 };
 
@@ -50,7 +52,7 @@ class ClientConnection {
   enum class State { connecting, handshaking, ready, backing_off, closed };
 
   ClientConnection(Reactor& reactor, ConnectionEvents& events, const KernelOptions& options, ConnectionId id,
-                   EndpointSpec spec, Resolver* resolver);
+                   EndpointSpec spec, Resolver* resolver, const TlsContext* tls_context = nullptr);
   ClientConnection(const ClientConnection&) = delete;
   ClientConnection& operator=(const ClientConnection&) = delete;
   ~ClientConnection();
@@ -66,6 +68,11 @@ class ClientConnection {
   std::size_t in_flight() const noexcept { return in_flight_; }
   std::size_t window() const noexcept { return window_; }
   std::uint64_t granted_features() const noexcept { return features_; }
+  // Why the last attempt failed or the last session ended ("" before any failure).
+  const std::string& last_error() const noexcept { return last_error_; }
+  // The server refused us (TLS, or its Welcome), and no session started since; refusal() says why.
+  bool refused() const noexcept { return !refusal_.empty(); }
+  const std::string& refusal() const noexcept { return refusal_; }
   // Times this connection reached ready (1 after the first handshake).
   std::uint64_t sessions() const noexcept { return sessions_; }
   // Still on its first attempt (never ready, never failed): a broadcast waits for it to settle.
@@ -107,6 +114,7 @@ class ClientConnection {
   EndpointSpec spec_;
   std::string name_;
   Resolver* resolver_;  // for specs with a host name; owned by the kernel
+  const TlsContext* tls_context_;  // for tls: specs; owned by the kernel
 
   State state_ = State::connecting;
   bool stop_requested_ = false;
@@ -116,6 +124,7 @@ class ClientConnection {
   std::uint64_t features_ = 0;
   std::uint64_t sessions_ = 0;
   std::string last_error_;
+  std::string refusal_;  // why the server refused us last; empty once a session starts
 
   FrameEncoder encoder_;
   FrameReader reader_;
@@ -133,8 +142,8 @@ class ClientConnection {
   Timer sleep_timer_;
   std::coroutine_handle<> sleeper_;
 
-  StreamSocket socket_;
-  std::unique_ptr<SendQueue> send_queue_;  // after socket_: destroyed first
+  FarmStream stream_;
+  std::unique_ptr<SendQueue> send_queue_;  // after stream_: destroyed first
   std::uint64_t sends_before_ = 0;          // sends of earlier sessions' queues
 };
 

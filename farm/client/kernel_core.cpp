@@ -33,9 +33,18 @@ std::error_code KernelCore::start() {
       reactor_.log().error("farm: server '{}': {}", text, spec.error().message());
       return spec.error();
     }
-    if (spec->transport != Transport::tcp && spec->transport != Transport::unix_stream) {
-      reactor_.log().error("farm: server '{}': the kernel speaks tcp: and unix: (tls: is not built yet)", text);
+    if (spec->transport != Transport::tcp && spec->transport != Transport::unix_stream &&
+        spec->transport != Transport::tls) {
+      reactor_.log().error("farm: server '{}': the kernel speaks tcp:, tls: and unix:", text);
       return make_error_code(std::errc::protocol_not_supported);
+    }
+    if (spec->transport == Transport::tls && !tls_context_) {
+      auto context = make_farm_tls_context(options_.tls);
+      if (!context) {
+        reactor_.log().error("farm: server '{}': {}", text, context.error().message);
+        return context.error().code;
+      }
+      tls_context_ = std::move(*context);
     }
     if (spec->has_host_name() && !resolver_) {
       auto resolver = Resolver::create(reactor_);
@@ -47,7 +56,8 @@ std::error_code KernelCore::start() {
   for (auto& spec : specs) {
     auto id = static_cast<ConnectionId>(connections_.size());
     connections_.push_back(
-        std::make_unique<ClientConnection>(reactor_, *this, options_, id, std::move(spec), resolver_.get()));
+        std::make_unique<ClientConnection>(reactor_, *this, options_, id, std::move(spec), resolver_.get(),
+                                           tls_context_ ? &*tls_context_ : nullptr));
   }
   loads_.resize(connections_.size());
   for (auto& c : connections_) c->start();
@@ -132,6 +142,23 @@ void KernelCore::on_lost(ClientConnection& connection) {
   request_dispatch();
 }
 
+void KernelCore::on_refused(ClientConnection&) { fail_if_every_server_refuses(); }
+
+void KernelCore::fail_if_every_server_refuses() {
+  if (!table_.has_pending() && broadcasts_waiting_.empty()) return;
+  std::string why;
+  for (const auto& c : connections_) {
+    if (!c->refused()) return;  // another server may still take the work
+    why += fmt::format("{}{}: {}", why.empty() ? "" : "; ", c->name(), c->refusal());
+  }
+  if (connections_.empty()) return;
+  // Obstinacy is for servers that are away, not for servers that said no: the caller hears the refusal.
+  auto refuse = [&](TaskRecord& r) { fail_record(r, {FailureKind::server_error, "every server refused us: " + why, r.task}); };
+  table_.drain_pending(refuse);
+  for (auto& b : broadcasts_waiting_) refuse(b);
+  broadcasts_waiting_.clear();
+}
+
 void KernelCore::on_closed(ClientConnection&) {
   count_ready();
   ++closed_;
@@ -147,6 +174,7 @@ void KernelCore::run_dispatch(TurnHook& hook) noexcept { static_cast<DispatchHoo
 
 void KernelCore::dispatch() {
   if (stopping_) return;
+  if (ready_connections() == 0) fail_if_every_server_refuses();
   dispatch_broadcasts();
   if (table_.has_pending()) {
     for (std::size_t i = 0; i < connections_.size(); ++i) {

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <system_error>
 #include <vector>
 
@@ -69,6 +70,9 @@ class KernelCore final : public ConnectionEvents {
   void on_answer(ClientConnection& connection, std::uint64_t task_id, RemoteResult answer) override;
   void on_lost(ClientConnection& connection) override;
   void on_closed(ClientConnection& connection) override;
+  void on_refused(ClientConnection& connection) override;
+  // Fails the pending tasks and waiting broadcasts when every server refused us (TLS or Welcome).
+  void fail_if_every_server_refuses();
 
   void request_dispatch() noexcept;
   static void run_dispatch(TurnHook& hook) noexcept;
@@ -80,6 +84,7 @@ class KernelCore final : public ConnectionEvents {
   Reactor& reactor_;
   KernelOptions options_;
   std::unique_ptr<Resolver> resolver_;  // made when a spec names a host
+  std::optional<TlsContext> tls_context_;  // made when a spec is tls:
   std::vector<std::unique_ptr<ClientConnection>> connections_;
   std::vector<ConnectionLoad> loads_;  // scratch for the balancer
   TaskTable table_;

@@ -1,7 +1,8 @@
 // KernelOptions: what a Kernel connects to and how obstinately.
 //
 //     KernelOptions options;
-//     options.servers = {"tcp:127.0.0.1:7000", "unix:/run/farm.sock", "farm.internal:7000"};
+//     options.servers = {"tcp:127.0.0.1:7000", "unix:/run/farm.sock", "farm.internal:7000", "tls:farm.example:7443"};
+//     options.tls = {.ca_file = "ca.pem", .certificate_file = "me.pem", .key_file = "me.key"};   // for tls:
 //     options.window = 256;                          // tasks in flight per connection, at most
 //     options.default_policy.fail_after = 30s;      // else: retry forever (at-least-once)
 //     auto kernel = Kernel::start(options);
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "farm/client/farm_stream.hpp"
 #include "farm/client/task_record.hpp"
 #include "lib/log.hpp"
 #include "reactor/backend/backend.hpp"
@@ -29,9 +31,12 @@ struct BackoffPolicy {
 };
 
 struct KernelOptions {
-  // EndpointSpec text (reactor/net/endpoint.hpp): tcp:HOST:PORT, bare HOST:PORT, unix:PATH. A host name is
-  // looked up at each connection attempt.
+  // EndpointSpec text (reactor/net/endpoint.hpp): tcp:HOST:PORT, bare HOST:PORT, tls:HOST:PORT, unix:PATH. A
+  // host name is looked up at each connection attempt.
   std::vector<std::string> servers;
+  // For tls: servers (mutual TLS): the CA their certificates come from, our certificate and key (the subject
+  // their --allow-subject lists), the name their certificates must carry (default: each spec's host).
+  FarmTlsOptions tls{};
   // Tasks in flight per connection, at most (the balancer's window).
   std::size_t window = 512;
   Duration connect_timeout = 3s;  // the TCP connect and the handshake, each
