@@ -111,14 +111,23 @@ class Kernel {
 
   // Waits until at least n servers are ready; false after timeout.
   bool wait_ready(std::size_t n, Duration timeout) const;
+  // Counters, and the backpressure gauges (unsent now, and the most ever seen).
   KernelStats stats() const;
   const KernelOptions& options() const noexcept;
 
   // The machinery under Channel and pmap: hand records to the engine (one wake-up for the lot).
+  //
+  // Backpressure: at most options.max_unsent tasks wait in the kernel for a server. submit_one blocks while
+  // that many are unsent; submit_many hands its records over in chunks as room appears (one lock and one
+  // wake-up per chunk), so a producer that outruns the farm waits instead of growing memory; try_submit_one
+  // returns std::errc::resource_unavailable_try_again instead of waiting (the record stays with the caller),
+  // operation_canceled after close(). Called from the kernel's own thread (a `then` continuation), they never
+  // wait: the engine is what makes room. After close(), submitted records fail (cancelled).
   static TaskRecord make_record(std::string_view task, std::vector<std::uint8_t> args, const TaskPolicy& policy,
                                 std::shared_ptr<ResultSink> sink, std::uint64_t tag);
   void submit_one(TaskRecord record);
   void submit_many(std::vector<TaskRecord> records);
+  std::error_code try_submit_one(TaskRecord& record);
 
  private:
   explicit Kernel(std::unique_ptr<detail::Engine> engine) noexcept;

@@ -142,7 +142,10 @@ void KernelCore::on_lost(ClientConnection& connection) {
   request_dispatch();
 }
 
-void KernelCore::on_refused(ClientConnection&) { fail_if_every_server_refuses(); }
+void KernelCore::on_refused(ClientConnection&) {
+  fail_if_every_server_refuses();
+  publish_unsent();
+}
 
 void KernelCore::fail_if_every_server_refuses() {
   if (!table_.has_pending() && broadcasts_waiting_.empty()) return;
@@ -190,6 +193,11 @@ void KernelCore::dispatch() {
     }
   }
   for (auto& c : connections_) c->flush();
+  publish_unsent();
+}
+
+void KernelCore::publish_unsent() {
+  if (unsent_observer_) unsent_observer_(table_.pending());
 }
 
 void KernelCore::dispatch_broadcasts() {
@@ -232,6 +240,7 @@ void KernelCore::on_maintenance() {
       ++it;
     }
   }
+  publish_unsent();
   maintenance_.start(kMaintenancePeriod, [this] { on_maintenance(); });
 }
 

@@ -37,6 +37,10 @@ struct KernelStats {
   std::uint64_t dropped_answers = 0;  // late or duplicate answers, dropped
   std::uint64_t sessions = 0;         // handshakes that succeeded, over every connection
   std::uint64_t sends = 0;            // sends started, over every connection (frames leave in batches)
+  // Kernel::stats only (the blocking facade's inbox counts too): tasks handed to the kernel and not yet sent to a
+  // server, now and at most so far (backpressure keeps it at KernelOptions::max_unsent).
+  std::size_t unsent = 0;
+  std::size_t max_unsent = 0;
 };
 
 class KernelCore final : public ConnectionEvents {
@@ -59,6 +63,9 @@ class KernelCore final : public ConnectionEvents {
   void shutdown(std::function<void()> done);
 
   KernelStats stats() const;
+  // Called (on the core's reactor) with the number of pending tasks after every dispatch and expiry: the
+  // facade's backpressure gauge.
+  void on_unsent_changed(std::function<void(std::size_t)> observer) { unsent_observer_ = std::move(observer); }
   std::size_t ready_connections() const noexcept { return ready_.load(std::memory_order_relaxed); }
   // The same count, readable from any thread.
   const std::atomic<std::size_t>& ready_counter() const noexcept { return ready_; }
@@ -80,6 +87,7 @@ class KernelCore final : public ConnectionEvents {
   void dispatch_broadcasts();
   void on_maintenance();
   void count_ready() noexcept;
+  void publish_unsent();
 
   Reactor& reactor_;
   KernelOptions options_;
@@ -93,6 +101,7 @@ class KernelCore final : public ConnectionEvents {
   bool stopping_ = false;
   std::size_t closed_ = 0;
   std::function<void()> on_all_closed_;
+  std::function<void(std::size_t)> unsent_observer_;
   Timer maintenance_;
 
   struct DispatchHook : TurnHook {
