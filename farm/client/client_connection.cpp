@@ -78,6 +78,7 @@ void ClientConnection::transition(State next) {
     else reactor_.log().warn("farm: connection to {} lost: {}", name_, last_error_);
     close_socket();
     in_flight_ = 0;
+    modules_loading_ = 0;
     events_.on_lost(*this);
   }
   switch (next) {
@@ -271,6 +272,10 @@ bool ClientConnection::handle_frame(const FrameView& frame) {
     flush();
     return true;
   }
+  if (const auto* ack = frame.as<wire::ModuleAck>()) {
+    events_.on_module_ack(*this, *ack);
+    return true;
+  }
   if (frame.as<wire::Pong>() != nullptr) {
     ping_outstanding_ = false;
     return true;
@@ -334,6 +339,11 @@ void ClientConnection::queue_submit(const TaskRecord& record) {
                                                     "the arguments do not fit in one frame: " + ec.message(),
                                                     record.task}));
   }
+}
+
+std::error_code ClientConnection::queue_module(std::uint64_t transfer_id, std::string_view name,
+                                               std::string_view sha256, std::span<const std::byte> bytes) {
+  return encoder_.module_transfer(out_, {.transfer_id = transfer_id, .name = name, .sha256 = sha256, .bytes = bytes});
 }
 
 void ClientConnection::queue_end_server(std::string_view reason) { encoder_.end_server(out_, reason); }

@@ -44,6 +44,8 @@ class ConnectionEvents {
   virtual void on_lost(ClientConnection& connection) = 0;
   // The server refused us (TLS or the Welcome; last_error() says why). The connection keeps trying, slowly.
   virtual void on_refused(ClientConnection& /*connection*/) {}
+  // A ModuleAck (the frame, verified; valid during the call).
+  virtual void on_module_ack(ClientConnection& /*connection*/, const wire::ModuleAck& /*ack*/) {}
   virtual void on_closed(ClientConnection& connection) = 0;
 };
 
@@ -84,6 +86,18 @@ class ClientConnection {
 
   // Appends a Submit frame for the record (which is now in flight here). Ready only.
   void queue_submit(const TaskRecord& record);
+  // Module transfers sent on this session and not yet acknowledged. A server loads a module off its reactor, so
+  // a Submit right behind the transfer could miss the task: the kernel gives tasks only to connections with none.
+  std::size_t modules_loading() const noexcept { return modules_loading_; }
+  void module_sent() noexcept { ++modules_loading_; }
+  void module_answered() noexcept {
+    if (modules_loading_ > 0) --modules_loading_;
+  }
+  // Ready, and not loading a module: may be given tasks.
+  bool takes_tasks() const noexcept { return state_ == State::ready && modules_loading_ == 0; }
+  // Appends a ModuleTransfer frame; an error if it does not fit in one frame.
+  std::error_code queue_module(std::uint64_t transfer_id, std::string_view name, std::string_view sha256,
+                               std::span<const std::byte> bytes);
   // Appends an EndServer frame.
   void queue_end_server(std::string_view reason);
   // Hands what was queued in this turn to the SendQueue.
@@ -120,6 +134,7 @@ class ClientConnection {
   bool stop_requested_ = false;
   bool running_ = false;
   std::size_t in_flight_ = 0;
+  std::size_t modules_loading_ = 0;
   std::size_t window_;
   std::uint64_t features_ = 0;
   std::uint64_t sessions_ = 0;

@@ -3,10 +3,16 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <mutex>
 #include <thread>
 #include <utility>
+
+#include <fmt/format.h>
+
+#include "farm/tasks/content_hash.hpp"
 
 namespace rfarm::farm {
 
@@ -210,6 +216,34 @@ class BroadcastSink final : public ResultSink {
   std::vector<RemoteResult> results_;
 };
 
+// Collects a load_module's outcomes for a waiting thread.
+class ModuleWaitSink final : public ModuleSink {
+ public:
+  void fanned_out(std::size_t copies) override {
+    std::lock_guard lock(mutex_);
+    expected_ = copies;
+    fanned_ = true;
+    done_.notify_all();
+  }
+  void outcome(ModuleOutcome outcome) override {
+    std::lock_guard lock(mutex_);
+    outcomes_.push_back(std::move(outcome));
+    done_.notify_all();
+  }
+  std::optional<std::vector<ModuleOutcome>> wait(Duration timeout) {
+    std::unique_lock lock(mutex_);
+    if (!done_.wait_for(lock, timeout, [&] { return fanned_ && outcomes_.size() >= expected_; })) return std::nullopt;
+    return std::move(outcomes_);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable done_;
+  std::size_t expected_ = 0;
+  bool fanned_ = false;
+  std::vector<ModuleOutcome> outcomes_;
+};
+
 }  // namespace detail
 
 Result<Kernel> Kernel::start(KernelOptions options) {
@@ -276,6 +310,38 @@ std::vector<RemoteResult> Kernel::broadcast_encoded(std::string_view task, std::
                                           "not every server answered the broadcast in time", std::string(task)})};
   }
   return std::move(*results);
+}
+
+FarmResult<std::vector<ModuleOutcome>> Kernel::load_module(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::error_code ec(errno != 0 ? errno : ENOENT, std::generic_category());
+    return fail_with(ec, fmt::format("module {}: cannot read: {}", path, ec.message()));
+  }
+  auto bytes = std::make_shared<std::vector<std::byte>>();
+  for (char buffer[64 * 1024]; in.read(buffer, sizeof buffer) || in.gcount() > 0;) {
+    auto* first = reinterpret_cast<const std::byte*>(buffer);
+    bytes->insert(bytes->end(), first, first + in.gcount());
+  }
+  auto sha = sha256_hex(ConstBytes(*bytes));
+  if (!sha) return fail_with(sha.error(), "SHA-256: " + sha.error().message());
+  auto sink = std::make_shared<detail::ModuleWaitSink>();
+  auto shipment = std::make_shared<ModuleShipment>();
+  shipment->name = std::filesystem::path(path).filename().string();
+  shipment->sha256 = std::move(*sha);
+  shipment->bytes = std::move(bytes);
+  shipment->sink = sink;
+  shipment->give_up = Clock::now() + options().call_timeout;
+  {
+    std::lock_guard lock(engine_->inbox_mutex);
+    if (engine_->closed) return fail_with(make_error_code(std::errc::operation_canceled), "the kernel closed");
+    engine_->reactor->post([core = engine_->core, shipment] { core->load_module(std::move(*shipment)); });
+  }
+  auto outcomes = sink->wait(options().call_timeout);
+  if (!outcomes)
+    return fail_with(make_error_code(Errc::timed_out), fmt::format("module {}: not every server answered within {} ms", path,
+                     std::chrono::duration_cast<std::chrono::milliseconds>(options().call_timeout).count()));
+  return std::move(*outcomes);
 }
 
 bool Kernel::wait_ready(std::size_t n, Duration timeout) const {

@@ -30,6 +30,7 @@
 #include "farm/client/kernel_core.hpp"
 #include "farm/client/kernel_options.hpp"
 #include "farm/client/task_record.hpp"
+#include "farm/error.hpp"
 #include "lib/error.hpp"
 
 namespace rfarm::farm {
@@ -108,6 +109,15 @@ class Kernel {
     return broadcast_encoded(task, encode_args(args...));
   }
   std::vector<RemoteResult> broadcast_encoded(std::string_view task, std::vector<std::uint8_t> args);
+
+  // lfarm's (broadcast-task #'ql:quickload ...): sends the task module at path (a shared library of RFARM_TASK
+  // definitions) to every server, and to every server that becomes ready later, before any task there. Returns
+  // each server's outcome (accepted, already_loaded, the module's tasks, or the server's reason for refusing:
+  // a server takes modules only with --accept-modules and from an authenticated client, tls: or unix:). Errors:
+  // the file cannot be read; Errc::timed_out if not every server answered within options.call_timeout.
+  //     for (const ModuleOutcome& o : kernel.load_module("./libmytasks.so").value())
+  //       if (!o.accepted) log("{}: {}", o.server, o.message);
+  FarmResult<std::vector<ModuleOutcome>> load_module(const std::string& path);
 
   // Waits until at least n servers are ready; false after timeout.
   bool wait_ready(std::size_t n, Duration timeout) const;

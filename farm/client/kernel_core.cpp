@@ -80,8 +80,30 @@ void KernelCore::broadcast(TaskRecord prototype) {
   request_dispatch();
 }
 
+void KernelCore::load_module(ModuleShipment shipment) {
+  if (stopping_) {
+    modules_.add(std::move(shipment));
+    modules_.fail_all("the kernel closed");
+    return;
+  }
+  modules_.add(std::move(shipment));
+  request_dispatch();
+}
+
+void KernelCore::on_module_ack(ClientConnection& connection, const wire::ModuleAck& ack) {
+  ModuleOutcome outcome{.accepted = ack.accepted(),
+                        .already_loaded = ack.already_loaded(),
+                        .module_name = ack.module_name() ? ack.module_name()->str() : std::string(),
+                        .message = ack.message() ? ack.message()->str() : std::string()};
+  if (ack.tasks() != nullptr)
+    for (const auto* t : *ack.tasks()) outcome.tasks.push_back(t->str());
+  modules_.on_ack(connection, ack.transfer_id(), std::move(outcome), reactor_.log());
+  if (connection.modules_loading() == 0) request_dispatch();  // it takes tasks now
+}
+
 void KernelCore::shutdown(std::function<void()> done) {
   stopping_ = true;
+  modules_.fail_all("the kernel closed");
   on_all_closed_ = std::move(done);
   maintenance_.cancel();
   table_.drain_all([](TaskRecord& r) { fail_record(r, {FailureKind::cancelled, "the kernel closed", r.task}); });
@@ -117,8 +139,9 @@ void KernelCore::count_ready() noexcept {
   ready_.store(n, std::memory_order_relaxed);
 }
 
-void KernelCore::on_ready(ClientConnection&) {
+void KernelCore::on_ready(ClientConnection& connection) {
   count_ready();
+  modules_.on_ready(connection, reactor_.log());  // ahead of any task: its frames go first
   request_dispatch();
 }
 
@@ -137,6 +160,7 @@ void KernelCore::on_answer(ClientConnection& connection, std::uint64_t task_id, 
 
 void KernelCore::on_lost(ClientConnection& connection) {
   count_ready();
+  modules_.on_lost(connection);
   std::size_t moved = table_.requeue(connection.id(), Clock::now(), fail_record);
   if (moved > 0) reactor_.log().info("farm: {} tasks of {} go back to the queue", moved, connection.name());
   request_dispatch();
@@ -178,11 +202,12 @@ void KernelCore::run_dispatch(TurnHook& hook) noexcept { static_cast<DispatchHoo
 void KernelCore::dispatch() {
   if (stopping_) return;
   if (ready_connections() == 0) fail_if_every_server_refuses();
+  modules_.dispatch(connections_, Clock::now());
   dispatch_broadcasts();
   if (table_.has_pending()) {
     for (std::size_t i = 0; i < connections_.size(); ++i) {
       const ClientConnection& c = *connections_[i];
-      loads_[i] = {c.state() == ClientConnection::State::ready, c.in_flight(), c.window()};
+      loads_[i] = {c.takes_tasks(), c.in_flight(), c.window()};
     }
     while (table_.has_pending()) {
       std::optional<std::size_t> i = pick_least_loaded(loads_);
@@ -205,7 +230,7 @@ void KernelCore::dispatch_broadcasts() {
   // Every server means every server: a connection still on its first attempt is waited for (the maintenance
   // timer looks again); one that failed is not (lfarm broadcasts to the servers it has).
   for (const auto& c : connections_)
-    if (c->settling()) return;
+    if (c->settling() || c->modules_loading() > 0) return;
   std::vector<TaskRecord> waiting = std::move(broadcasts_waiting_);
   broadcasts_waiting_.clear();
   for (TaskRecord& prototype : waiting) {
@@ -230,7 +255,7 @@ void KernelCore::dispatch_broadcasts() {
 void KernelCore::on_maintenance() {
   Clock::time_point now = Clock::now();
   if (table_.has_pending()) table_.expire_pending(now, fail_record);
-  if (!broadcasts_waiting_.empty()) request_dispatch();
+  if (!broadcasts_waiting_.empty() || modules_.has_waiting()) request_dispatch();
   for (auto it = broadcasts_waiting_.begin(); it != broadcasts_waiting_.end();) {
     if (now >= it->fail_at) {
       fail_record(*it, {FailureKind::deadline_exceeded, "no server was ready before its fail-after deadline",

@@ -20,6 +20,7 @@
 #include "farm/client/balancer.hpp"
 #include "farm/client/client_connection.hpp"
 #include "farm/client/kernel_options.hpp"
+#include "farm/client/module_shipper.hpp"
 #include "farm/client/task_record.hpp"
 #include "reactor/dns/resolver.hpp"
 #include "reactor/loop/reactor.hpp"
@@ -59,6 +60,10 @@ class KernelCore final : public ConnectionEvents {
   // the sink hears fanned_out(tag, n) first, then n answers.
   void broadcast(TaskRecord prototype);
 
+  // Sends a module to every server ready once the servers settle, and to every server that becomes ready later;
+  // the sink hears each server's outcome.
+  void load_module(ModuleShipment shipment);
+
   // Fails every task (cancelled: "the kernel closed"), stops every connection, and calls done once all are closed.
   void shutdown(std::function<void()> done);
 
@@ -78,6 +83,7 @@ class KernelCore final : public ConnectionEvents {
   void on_lost(ClientConnection& connection) override;
   void on_closed(ClientConnection& connection) override;
   void on_refused(ClientConnection& connection) override;
+  void on_module_ack(ClientConnection& connection, const wire::ModuleAck& ack) override;
   // Fails the pending tasks and waiting broadcasts when every server refused us (TLS or Welcome).
   void fail_if_every_server_refuses();
 
@@ -97,6 +103,7 @@ class KernelCore final : public ConnectionEvents {
   std::vector<ConnectionLoad> loads_;  // scratch for the balancer
   TaskTable table_;
   std::vector<TaskRecord> broadcasts_waiting_;
+  ModuleShipper modules_;
   std::atomic<std::size_t> ready_{0};
   bool stopping_ = false;
   std::size_t closed_ = 0;
