@@ -326,11 +326,15 @@ Task<void> ClientConnection::back_off() {
 }
 
 void ClientConnection::queue_submit(const TaskRecord& record) {
+  // A deadline only for a server that enforces them (PROTOCOL.md: a server ignores fields it does not grant, but
+  // the Welcome is the contract).
+  const bool deadlines = (features_ & feature_bit(wire::Feature::deadlines)) != 0;
+  const std::uint32_t deadline_ms = deadlines ? record.policy.server_deadline_ms : 0;
   std::uint32_t flags = record.broadcast ? static_cast<std::uint32_t>(wire::SubmitFlags::broadcast) : 0;
   std::error_code ec = encoder_.submit(out_, {.task_id = record.id,
                                               .task = record.task,
                                               .args = std::as_bytes(std::span(record.args)),
-                                              .deadline_ms = record.policy.server_deadline_ms,
+                                              .deadline_ms = deadline_ms,
                                               .flags = flags});
   ++in_flight_;
   if (ec) {  // too large for a frame: answered at once, locally
