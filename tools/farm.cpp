@@ -6,6 +6,7 @@
 //                                                                 line, in input order; a progress bar on stderr
 //                                                                 when it is a terminal
 //   farm broadcast --server SPEC [--server SPEC]... TASK [ARG]... TASK once on every server; one line per server
+//   --tls-cert FILE --tls-key FILE --tls-ca FILE                   for tls: servers (which require a certificate)
 //
 // Words become values as farm/client/word_values.hpp says: integers, floats, true/false/null, JSON for words that
 // start with '[', '{' or '"', any other word a string. Results print as numbers, strings as themselves, anything
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
@@ -28,6 +30,7 @@
 #include "farm/client/kernel.hpp"
 #include "farm/client/word_values.hpp"
 #include "tools/cli.hpp"
+#include "tools/farm_client_tls.hpp"
 
 using namespace rfarm;
 using namespace rfarm::farm;
@@ -87,7 +90,7 @@ std::vector<std::string> split_words(const std::string& line) {
 // option's value, past the subcommand. argc if there is none (or for map, whose FILE CLI11 takes).
 int task_words_start(int argc, char** argv) {
   static const std::vector<std::string_view> kWithValue{"--server", "--timeout", "--window", "--backend", "--spin-us",
-                                                        "--log-level"};
+                                                        "--log-level", "--tls-cert", "--tls-key", "--tls-ca"};
   int i = 1;
   while (i < argc && argv[i][0] == '-') i += std::find(kWithValue.begin(), kWithValue.end(), argv[i]) != kWithValue.end() ? 2 : 1;
   if (i >= argc || (std::string_view(argv[i]) != "submit" && std::string_view(argv[i]) != "broadcast")) return argc;
@@ -117,9 +120,11 @@ int main(int argc, char** argv) {
   std::string file;
   double timeout_s = 60;
   std::size_t window = 512;
+  tools::TlsFiles tls_files;
+  std::vector<tools::TlsFileOptions> tls_options;
 
   auto common = [&](CLI::App* c) {
-    c->add_option("--server", servers, "A farm-server: tcp:HOST:PORT, HOST:PORT, unix:PATH (repeatable)")
+    c->add_option("--server", servers, "A farm-server: tcp:HOST:PORT, HOST:PORT, tls:HOST:PORT, unix:PATH (repeatable)")
         ->type_name("SPEC")
         ->allow_extra_args(false)  // one SPEC per --server: the words after it are the task's
         ->required()
@@ -131,6 +136,10 @@ int main(int argc, char** argv) {
         ->type_name("S")
         ->check(CLI::PositiveNumber);
     c->add_option("task", task, "The task's name")->type_name("TASK")->required();
+    tools::TlsFileOptions tls = tools::add_tls_file_options(*c, tls_files, tools::TlsRole::client);
+    tls.certificate->needs(tls.key);
+    tls.key->needs(tls.certificate);
+    tls_options.push_back(tls);
   };
   CLI::App* submit = app.add_subcommand("submit", "Run TASK once with ARGS and print its result");
   common(submit);
@@ -149,9 +158,17 @@ int main(int argc, char** argv) {
   int cut = task_words_start(argc, argv);
   words.assign(argv + cut, argv + argc);
   if (auto status = cli.parse(cut, argv)) return *status;
+  farm::FarmTlsOptions tls;
+  for (std::size_t i = 0; i < tls_options.size(); ++i) {
+    if (!std::array{submit, map, broadcast}[i]->parsed()) continue;
+    auto made = tools::farm_client_tls(tls_options[i], tls_files, servers);
+    if (!made) return made.error().usage ? cli.usage_error(made.error().message) : tools::report_failure(kTool, made.error().message);
+    tls = std::move(*made);
+  }
 
   KernelOptions options;
   options.servers = servers;
+  options.tls = std::move(tls);
   options.window = window;
   options.backend = cli.reactor_options().backend;
   options.spin = cli.reactor_options().spin;  // --spin-us: the kernel's engine polls before sleeping

@@ -1,7 +1,8 @@
 // farm-admin: lfarm's administration commands for a farm-server (farm/admin/admin.hpp is the library).
 //
 //   farm-admin ping HOST PORT [--timeout S]    keeps trying for S seconds (default 3); exit 0 if it answered, 1 if not
-//   farm-admin ping SPEC                        SPEC: tcp:HOST:PORT, HOST:PORT, unix:PATH
+//   farm-admin ping SPEC                        SPEC: tcp:HOST:PORT, HOST:PORT, tls:HOST:PORT, unix:PATH
+//   --tls-cert FILE --tls-key FILE --tls-ca FILE  for tls: (the server requires a client certificate)
 //   farm-admin end-server HOST PORT|SPEC        the server stops accepting and exits when its last connection closes
 //   farm-admin info HOST PORT|SPEC              the server's info task, as JSON on stdout
 //
@@ -12,6 +13,7 @@
 
 #include "farm/admin/admin.hpp"
 #include "tools/cli.hpp"
+#include "tools/farm_client_tls.hpp"
 
 using namespace rfarm;
 
@@ -29,7 +31,7 @@ std::string endpoint_of(const std::vector<std::string>& where) {
 }
 
 void add_where(CLI::App& command, std::vector<std::string>& where) {
-  command.add_option("where", where, "HOST PORT (lfarm's form), or one SPEC: tcp:HOST:PORT, HOST:PORT, unix:PATH")
+  command.add_option("where", where, "HOST PORT (lfarm's form), or one SPEC: tcp:HOST:PORT, HOST:PORT, tls:HOST:PORT, unix:PATH")
       ->type_name("HOST PORT|SPEC")
       ->expected(1, 2)
       ->required();
@@ -56,15 +58,23 @@ int main(int argc, char** argv) {
         ->type_name("S")
         ->check(CLI::PositiveNumber);
 
+  tools::TlsFiles tls_files;
+  tools::TlsFileOptions tls_options = tools::add_tls_file_options(app, tls_files, tools::TlsRole::client);
+  tls_options.certificate->needs(tls_options.key);
+  tls_options.key->needs(tls_options.certificate);
+
   cli.add_reactor_options();
   if (auto status = cli.parse(argc, argv)) return *status;
   std::string spec = endpoint_of(where);
   if (auto parsed = EndpointSpec::parse_connect(spec); !parsed)
     return cli.usage_error("endpoint '" + spec + "': " + parsed.error().message());
+  auto tls = tools::farm_client_tls(tls_options, tls_files, {spec});
+  if (!tls) return tls.error().usage ? cli.usage_error(tls.error().message) : tools::report_failure(kTool, tls.error().message);
 
   farm::admin::AdminOptions options;
   options.timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(timeout_s));
   options.backend = cli.reactor_options().backend;
+  options.tls = std::move(*tls);
 
   if (ping->parsed()) {
     auto reply = farm::admin::ping(spec, options);

@@ -6,6 +6,7 @@
 #include <optional>
 #include <vector>
 
+#include "farm/client/farm_stream.hpp"
 #include "farm/protocol/frame_encoder.hpp"
 #include "farm/protocol/frame_reader.hpp"
 #include "farm/protocol/handshake.hpp"
@@ -30,7 +31,7 @@ Duration left(Deadline deadline) {
 
 // One connection that has passed the handshake.
 struct Session {
-  StreamSocket socket;
+  FarmStream stream;
   FrameReader reader;
   FrameEncoder encoder;
   std::string server_version;
@@ -51,8 +52,8 @@ Task<FarmResult<void>> read_until(Reactor& reactor, Session& s, Deadline deadlin
     }
     if (Clock::now() >= deadline) co_return fail_with(make_error_code(Errc::timed_out), "no answer in time");
     // Bounded wait: the deadline aborts the socket, and the receive completes.
-    TimerId guard = reactor.after(left(deadline), [&s] { s.socket.abort(); });
-    auto n = co_await s.socket.recv(s.reader.writable(16 * 1024));
+    TimerId guard = reactor.after(left(deadline), [&s] { s.stream.abort(); });
+    auto n = co_await s.stream.recv(s.reader.writable(16 * 1024));
     reactor.cancel(guard);
     if (!n) co_return fail_with(n.error(), Clock::now() >= deadline ? "no answer in time" : n.error().message());
     if (*n == 0) co_return fail_with(make_error_code(Errc::end_of_stream), "the server closed the connection");
@@ -61,7 +62,7 @@ Task<FarmResult<void>> read_until(Reactor& reactor, Session& s, Deadline deadlin
 }
 
 Task<FarmResult<Session>> open_session(Reactor& reactor, const EndpointSpec& spec, const AdminOptions& options,
-                                       Deadline deadline) {
+                                       const TlsContext* tls_context, Deadline deadline) {
   Address address = spec.address;
   if (spec.has_host_name()) {
     auto resolver = Resolver::create(reactor);
@@ -72,16 +73,16 @@ Task<FarmResult<Session>> open_session(Reactor& reactor, const EndpointSpec& spe
                           fmt::format("looking up {}: {}", spec.host, found ? "no address" : found.error().message()));
     address = found->front();
   }
-  auto opened = StreamSocket::open(reactor, address.native_family());
-  if (!opened) co_return fail_with(opened.error(), "socket: " + opened.error().message());
   Session s;
-  s.socket = std::move(*opened);
-  if (std::error_code ec = co_await s.socket.connect_to(address, left(deadline)))
-    co_return fail_with(ec, "connect: " + ec.message());
+  // The handshake too is bounded by the deadline: the guard aborts the stream, whatever step it is at.
+  TimerId guard = reactor.after(left(deadline), [&s] { s.stream.abort(); });
+  auto connected = co_await connect_farm_stream(reactor, s.stream, spec, address, tls_context, options.tls, left(deadline));
+  reactor.cancel(guard);
+  if (!connected) co_return std::unexpected(connected.error());
   std::vector<std::byte> hello;
   s.encoder.hello(hello, {.features = kAllFeatures, .client_name = options.client_name,
                           .auth_token = options.auth_token});
-  if (auto sent = co_await s.socket.send_all(hello); !sent)
+  if (auto sent = co_await s.stream.send_all(hello); !sent)
     co_return fail_with(sent.error(), "sending Hello: " + sent.error().message());
   std::optional<Error> refused;
   auto got = co_await read_until(reactor, s, deadline, [&](const FrameView& f) {
@@ -110,7 +111,7 @@ Task<FarmResult<Duration>> ping_pong(Reactor& reactor, Session& s, Deadline dead
   constexpr std::uint64_t kNonce = 0x5eed;
   s.encoder.ping(out, kNonce);
   Clock::time_point start = Clock::now();
-  if (auto sent = co_await s.socket.send_all(out); !sent)
+  if (auto sent = co_await s.stream.send_all(out); !sent)
     co_return fail_with(sent.error(), "sending Ping: " + sent.error().message());
   auto got = co_await read_until(reactor, s, deadline, [&](const FrameView& f) {
     const auto* pong = f.as<wire::Pong>();
@@ -120,42 +121,56 @@ Task<FarmResult<Duration>> ping_pong(Reactor& reactor, Session& s, Deadline dead
   co_return Clock::now() - start;
 }
 
+// Where a call goes: the endpoint and, for tls:, the context made from AdminOptions::tls.
+struct Target {
+  EndpointSpec spec;
+  const TlsContext* tls = nullptr;
+};
+
 template <class T>
 FarmResult<T> run_on_private_reactor(const AdminOptions& options, std::string_view spec_text,
-                                     std::function<Task<FarmResult<T>>(Reactor&, const EndpointSpec&, Deadline)> body) {
+                                     std::function<Task<FarmResult<T>>(Reactor&, const Target&, Deadline)> body) {
   auto spec = EndpointSpec::parse_connect(spec_text);
   if (!spec) return fail_with(spec.error(), fmt::format("{}: {}", spec_text, spec.error().message()));
-  if (spec->transport != Transport::tcp && spec->transport != Transport::unix_stream)
+  if (spec->transport != Transport::tcp && spec->transport != Transport::unix_stream &&
+      spec->transport != Transport::tls)
     return fail_with(make_error_code(std::errc::protocol_not_supported),
-                     fmt::format("{}: farm-admin speaks tcp: and unix: (tls: is not built yet)", spec_text));
+                     fmt::format("{}: farm-admin speaks tcp:, tls: and unix:", spec_text));
+  std::optional<TlsContext> context;
+  if (spec->transport == Transport::tls) {
+    auto made = make_farm_tls_context(options.tls);
+    if (!made) return std::unexpected(made.error());
+    context = std::move(*made);
+  }
+  Target target{std::move(*spec), context ? &*context : nullptr};
   ReactorOptions ro;
   ro.backend = options.backend;
   ro.log_level = LogLevel::error;
   auto reactor = Reactor::create(ro);
   if (!reactor) return fail_with(reactor.error(), "reactor: " + reactor.error().message());
   Deadline deadline = Clock::now() + options.timeout;
-  return (*reactor)->block_on(body(**reactor, *spec, deadline));
+  return (*reactor)->block_on(body(**reactor, target, deadline));
 }
 
 }  // namespace
 
 FarmResult<PingReply> ping(std::string_view spec, const AdminOptions& options) {
   return run_on_private_reactor<PingReply>(
-      options, spec, [&](Reactor& reactor, const EndpointSpec& endpoint, Deadline deadline) -> Task<FarmResult<PingReply>> {
+      options, spec, [&](Reactor& reactor, const Target& target, Deadline deadline) -> Task<FarmResult<PingReply>> {
         Error last{make_error_code(Errc::timed_out), "no attempt"};
         for (Duration pause = std::chrono::milliseconds(10);; pause = std::min<Duration>(pause * 2, 200ms)) {
-          auto s = co_await open_session(reactor, endpoint, options, deadline);
+          auto s = co_await open_session(reactor, target.spec, options, target.tls, deadline);
           if (s) {
             auto rtt = co_await ping_pong(reactor, *s, deadline);
             if (rtt) co_return PingReply{*rtt, s->server_version, s->cores, s->workers};
             last = rtt.error();
           } else {
             last = s.error();
-            if (last.code == FarmErrc::handshake_refused) co_return std::unexpected(last);  // an answer, not silence
+            if (is_refusal(last.code)) co_return std::unexpected(last);  // an answer (TLS or Welcome), not silence
           }
           if (Clock::now() + pause >= deadline)
             co_return fail_with(make_error_code(Errc::timed_out),
-                                fmt::format("no answer from {} within {} ms (last: {})", endpoint.to_string(),
+                                fmt::format("no answer from {} within {} ms (last: {})", target.spec.to_string(),
                                             std::chrono::duration_cast<std::chrono::milliseconds>(options.timeout).count(),
                                             last.message));
           co_await reactor.sleep(pause);
@@ -165,12 +180,12 @@ FarmResult<PingReply> ping(std::string_view spec, const AdminOptions& options) {
 
 FarmResult<void> end_server(std::string_view spec, const AdminOptions& options) {
   return run_on_private_reactor<void>(
-      options, spec, [&](Reactor& reactor, const EndpointSpec& endpoint, Deadline deadline) -> Task<FarmResult<void>> {
-        auto s = co_await open_session(reactor, endpoint, options, deadline);
+      options, spec, [&](Reactor& reactor, const Target& target, Deadline deadline) -> Task<FarmResult<void>> {
+        auto s = co_await open_session(reactor, target.spec, options, target.tls, deadline);
         if (!s) co_return std::unexpected(s.error());
         std::vector<std::byte> out;
         s->encoder.end_server(out, "farm-admin end-server");
-        if (auto sent = co_await s->socket.send_all(out); !sent)
+        if (auto sent = co_await s->stream.send_all(out); !sent)
           co_return fail_with(sent.error(), "sending EndServer: " + sent.error().message());
         // A Pong after it: the server has read the EndServer. (It may also close at once: that is an answer too.)
         auto rtt = co_await ping_pong(reactor, *s, deadline);
@@ -182,12 +197,12 @@ FarmResult<void> end_server(std::string_view spec, const AdminOptions& options) 
 
 FarmResult<std::string> info(std::string_view spec, const AdminOptions& options) {
   return run_on_private_reactor<std::string>(
-      options, spec, [&](Reactor& reactor, const EndpointSpec& endpoint, Deadline deadline) -> Task<FarmResult<std::string>> {
-        auto s = co_await open_session(reactor, endpoint, options, deadline);
+      options, spec, [&](Reactor& reactor, const Target& target, Deadline deadline) -> Task<FarmResult<std::string>> {
+        auto s = co_await open_session(reactor, target.spec, options, target.tls, deadline);
         if (!s) co_return std::unexpected(s.error());
         std::vector<std::byte> out;
         s->encoder.submit(out, {.task_id = 1, .task = "info"});
-        if (auto sent = co_await s->socket.send_all(out); !sent)
+        if (auto sent = co_await s->stream.send_all(out); !sent)
           co_return fail_with(sent.error(), "sending Submit: " + sent.error().message());
         FarmResult<std::string> answer = fail_with(make_error_code(Errc::timed_out), "no answer");
         auto got = co_await read_until(reactor, *s, deadline, [&](const FrameView& f) {

@@ -15,9 +15,13 @@ class ChannelSink final : public ResultSink {
     }
     ready_.notify_one();
   }
-  void submitted() {
+  void submitted(std::size_t n = 1) {
     std::lock_guard lock(mutex_);
-    ++outstanding_;
+    outstanding_ += n;
+  }
+  void withdrawn() {
+    std::lock_guard lock(mutex_);
+    --outstanding_;
   }
   std::size_t outstanding() const {
     std::lock_guard lock(mutex_);
@@ -55,6 +59,22 @@ Channel::Channel(Kernel& kernel, TaskPolicy policy)
 void Channel::submit_encoded(std::string_view task, std::vector<std::uint8_t> args) {
   sink_->submitted();
   kernel_->submit_one(Kernel::make_record(task, std::move(args), policy_, sink_, 0));
+}
+
+std::error_code Channel::try_submit_encoded(std::string_view task, std::vector<std::uint8_t> args) {
+  sink_->submitted();  // before the task can complete
+  TaskRecord record = Kernel::make_record(task, std::move(args), policy_, sink_, 0);
+  std::error_code ec = kernel_->try_submit_one(record);
+  if (ec) sink_->withdrawn();
+  return ec;
+}
+
+void Channel::submit_batch_encoded(std::string_view task, std::vector<std::vector<std::uint8_t>> args_list) {
+  std::vector<TaskRecord> records;
+  records.reserve(args_list.size());
+  for (auto& args : args_list) records.push_back(Kernel::make_record(task, std::move(args), policy_, sink_, 0));
+  sink_->submitted(records.size());
+  kernel_->submit_many(std::move(records));
 }
 
 RemoteResult Channel::receive_outcome() { return *sink_->take(Duration(-1), "receive_result"); }

@@ -34,7 +34,8 @@ std::string_view to_string(ClientConnection::State state) noexcept {
 }
 
 ClientConnection::ClientConnection(Reactor& reactor, ConnectionEvents& events, const KernelOptions& options,
-                                   ConnectionId id, EndpointSpec spec, Resolver* resolver)
+                                   ConnectionId id, EndpointSpec spec, Resolver* resolver,
+                                   const TlsContext* tls_context)
     : reactor_(reactor),
       events_(events),
       options_(options),
@@ -42,6 +43,7 @@ ClientConnection::ClientConnection(Reactor& reactor, ConnectionEvents& events, c
       spec_(std::move(spec)),
       name_(spec_.to_string()),
       resolver_(resolver),
+      tls_context_(tls_context),
       window_(std::max<std::size_t>(options.window, 1)),
       heartbeat_(reactor),
       rng_(static_cast<std::uint32_t>(std::random_device{}()) ^ id),
@@ -58,7 +60,7 @@ void ClientConnection::stop() {
   if (stop_requested_) return;
   stop_requested_ = true;
   if (!running_) return;
-  if (socket_.is_open()) socket_.abort();  // a pending connect, send or receive completes with operation_canceled
+  stream_.abort();  // a pending connect, handshake, send or receive completes with operation_canceled
   if (sleeper_) sleep_timer_.start(Duration(0), [this] { std::exchange(sleeper_, {}).resume(); });
 }
 
@@ -76,6 +78,7 @@ void ClientConnection::transition(State next) {
     else reactor_.log().warn("farm: connection to {} lost: {}", name_, last_error_);
     close_socket();
     in_flight_ = 0;
+    modules_loading_ = 0;
     events_.on_lost(*this);
   }
   switch (next) {
@@ -83,6 +86,7 @@ void ClientConnection::transition(State next) {
     case State::handshaking: break;
     case State::ready:
       failures_ = 0;
+      refusal_.clear();
       ping_outstanding_ = false;
       last_frame_ = Clock::now();
       ++sessions_;
@@ -109,7 +113,7 @@ void ClientConnection::close_socket() noexcept {
     sends_before_ += send_queue_->sends_started();
     send_queue_.reset();
   }
-  socket_.close();
+  stream_.close();
   out_.clear();
 }
 
@@ -122,15 +126,22 @@ Task<void> ClientConnection::run() {
       ec = co_await handshake();
     }
     if (!ec && !stop_requested_) {
-      send_queue_ = std::make_unique<SendQueue>(socket_);
+      send_queue_ = stream_.make_send_queue();
       send_queue_->on_error([this](std::error_code e) {
         last_error_ = "send failed: " + e.message();
-        socket_.abort();
+        stream_.abort();
       });
       transition(State::ready);
       co_await serve();
     }
     if (stop_requested_) break;
+    if (ec && is_refusal(ec)) {
+      // An answer, not silence: whoever waits for this server hears why (KernelCore fails tasks that no server
+      // will take). It keeps trying, in case the server's allow-list or our certificate changes.
+      if (refusal_ != last_error_) reactor_.log().warn("farm: {} refused us: {}", name_, last_error_);
+      refusal_ = last_error_.empty() ? ec.message() : last_error_;
+      events_.on_refused(*this);
+    }
     transition(State::backing_off);
     co_await back_off();
   }
@@ -138,6 +149,7 @@ Task<void> ClientConnection::run() {
 }
 
 Task<std::error_code> ClientConnection::connect_once() {
+  last_error_.clear();
   Address address = spec_.address;
   if (spec_.has_host_name()) {
     if (resolver_ == nullptr) co_return make_error_code(Errc::host_not_found);
@@ -150,17 +162,12 @@ Task<std::error_code> ClientConnection::connect_once() {
     address = found->front();
   }
   if (stop_requested_) co_return make_error_code(std::errc::operation_canceled);
-  auto opened = StreamSocket::open(reactor_, address.native_family());
-  if (!opened) {
-    last_error_ = "socket: " + opened.error().message();
-    co_return opened.error();
+  auto connected = co_await connect_farm_stream(reactor_, stream_, spec_, address, tls_context_, options_.tls,
+                                                options_.connect_timeout);
+  if (!connected) {
+    last_error_ = connected.error().message;
+    co_return connected.error().code;
   }
-  socket_ = std::move(*opened);
-  if (std::error_code ec = co_await socket_.connect_to(address, options_.connect_timeout)) {
-    last_error_ = "connect: " + ec.message();
-    co_return ec;
-  }
-  if (address.is_ip()) (void)socket_.set_nodelay(true);  // frames are batched per turn already
   co_return std::error_code{};
 }
 
@@ -176,16 +183,16 @@ Task<std::error_code> ClientConnection::handshake() {
   // A server that accepts and never answers (frozen) must not hold the connection forever.
   heartbeat_.start(options_.connect_timeout, [this] {
     last_error_ = "no Welcome within " + milliseconds(options_.connect_timeout);
-    socket_.abort();
+    stream_.abort();
   });
-  auto sent = co_await socket_.send_all(hello);
+  auto sent = co_await stream_.send_all(hello);
   std::error_code ec;
   if (!sent) {
     last_error_ = "sending Hello: " + sent.error().message();
     ec = sent.error();
   }
   while (!ec) {
-    auto n = co_await socket_.recv(reader_.writable(4096));
+    auto n = co_await stream_.recv(reader_.writable(4096));
     if (!n || *n == 0) {
       ec = n ? make_error_code(Errc::end_of_stream) : n.error();
       if (last_error_.empty() || n) last_error_ = "waiting for Welcome: " + ec.message();
@@ -231,7 +238,7 @@ Task<void> ClientConnection::serve() {
       if (!*frame) break;
       if (!handle_frame(**frame)) co_return;
     }
-    auto n = co_await socket_.recv(reader_.writable(kReceiveChunk));
+    auto n = co_await stream_.recv(reader_.writable(kReceiveChunk));
     if (!n || *n == 0) {
       if (n) last_error_ = "the server closed the connection";
       else if (n.error() != std::errc::operation_canceled || last_error_.empty())
@@ -265,6 +272,10 @@ bool ClientConnection::handle_frame(const FrameView& frame) {
     flush();
     return true;
   }
+  if (const auto* ack = frame.as<wire::ModuleAck>()) {
+    events_.on_module_ack(*this, *ack);
+    return true;
+  }
   if (frame.as<wire::Pong>() != nullptr) {
     ping_outstanding_ = false;
     return true;
@@ -283,7 +294,7 @@ void ClientConnection::on_heartbeat() {
   if ((in_flight_ > 0 || ping_outstanding_) && silent >= options_.heartbeat_timeout) {
     last_error_ = fmt::format("no frame for {} with {} tasks outstanding: declared dead", milliseconds(silent),
                               in_flight_);
-    socket_.abort();  // serve() ends; leaving ready moves the tasks
+    stream_.abort();  // serve() ends; leaving ready moves the tasks
     return;
   }
   if (silent >= options_.heartbeat_interval && !ping_outstanding_) {
@@ -315,11 +326,15 @@ Task<void> ClientConnection::back_off() {
 }
 
 void ClientConnection::queue_submit(const TaskRecord& record) {
+  // A deadline only for a server that enforces them (PROTOCOL.md: a server ignores fields it does not grant, but
+  // the Welcome is the contract).
+  const bool deadlines = (features_ & feature_bit(wire::Feature::deadlines)) != 0;
+  const std::uint32_t deadline_ms = deadlines ? record.policy.server_deadline_ms : 0;
   std::uint32_t flags = record.broadcast ? static_cast<std::uint32_t>(wire::SubmitFlags::broadcast) : 0;
   std::error_code ec = encoder_.submit(out_, {.task_id = record.id,
                                               .task = record.task,
                                               .args = std::as_bytes(std::span(record.args)),
-                                              .deadline_ms = record.policy.server_deadline_ms,
+                                              .deadline_ms = deadline_ms,
                                               .flags = flags});
   ++in_flight_;
   if (ec) {  // too large for a frame: answered at once, locally
@@ -328,6 +343,11 @@ void ClientConnection::queue_submit(const TaskRecord& record) {
                                                     "the arguments do not fit in one frame: " + ec.message(),
                                                     record.task}));
   }
+}
+
+std::error_code ClientConnection::queue_module(std::uint64_t transfer_id, std::string_view name,
+                                               std::string_view sha256, std::span<const std::byte> bytes) {
+  return encoder_.module_transfer(out_, {.transfer_id = transfer_id, .name = name, .sha256 = sha256, .bytes = bytes});
 }
 
 void ClientConnection::queue_end_server(std::string_view reason) { encoder_.end_server(out_, reason); }

@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "farm/client/farm_stream.hpp"
 #include "farm/client/kernel_options.hpp"
 #include "farm/client/task_record.hpp"
 #include "farm/protocol/frame_encoder.hpp"
@@ -28,7 +29,6 @@
 #include "reactor/dns/resolver.hpp"
 #include "reactor/loop/reactor.hpp"
 #include "reactor/net/endpoint.hpp"
-#include "reactor/net/stream_socket.hpp"
 #include "reactor/stream/send_queue.hpp"
 
 namespace rfarm::farm {
@@ -42,6 +42,10 @@ class ConnectionEvents {
   virtual void on_answer(ClientConnection& connection, std::uint64_t task_id, RemoteResult answer) = 0;
   // The connection broke; nothing it had in flight will be answered on it.
   virtual void on_lost(ClientConnection& connection) = 0;
+  // The server refused us (TLS or the Welcome; last_error() says why). The connection keeps trying, slowly.
+  virtual void on_refused(ClientConnection& /*connection*/) {}
+  // A ModuleAck (the frame, verified; valid during the call).
+  virtual void on_module_ack(ClientConnection& /*connection*/, const wire::ModuleAck& /*ack*/) {}
   virtual void on_closed(ClientConnection& connection) = 0;
 };
 
@@ -50,7 +54,7 @@ class ClientConnection {
   enum class State { connecting, handshaking, ready, backing_off, closed };
 
   ClientConnection(Reactor& reactor, ConnectionEvents& events, const KernelOptions& options, ConnectionId id,
-                   EndpointSpec spec, Resolver* resolver);
+                   EndpointSpec spec, Resolver* resolver, const TlsContext* tls_context = nullptr);
   ClientConnection(const ClientConnection&) = delete;
   ClientConnection& operator=(const ClientConnection&) = delete;
   ~ClientConnection();
@@ -66,6 +70,11 @@ class ClientConnection {
   std::size_t in_flight() const noexcept { return in_flight_; }
   std::size_t window() const noexcept { return window_; }
   std::uint64_t granted_features() const noexcept { return features_; }
+  // Why the last attempt failed or the last session ended ("" before any failure).
+  const std::string& last_error() const noexcept { return last_error_; }
+  // The server refused us (TLS, or its Welcome), and no session started since; refusal() says why.
+  bool refused() const noexcept { return !refusal_.empty(); }
+  const std::string& refusal() const noexcept { return refusal_; }
   // Times this connection reached ready (1 after the first handshake).
   std::uint64_t sessions() const noexcept { return sessions_; }
   // Still on its first attempt (never ready, never failed): a broadcast waits for it to settle.
@@ -77,6 +86,18 @@ class ClientConnection {
 
   // Appends a Submit frame for the record (which is now in flight here). Ready only.
   void queue_submit(const TaskRecord& record);
+  // Module transfers sent on this session and not yet acknowledged. A server loads a module off its reactor, so
+  // a Submit right behind the transfer could miss the task: the kernel gives tasks only to connections with none.
+  std::size_t modules_loading() const noexcept { return modules_loading_; }
+  void module_sent() noexcept { ++modules_loading_; }
+  void module_answered() noexcept {
+    if (modules_loading_ > 0) --modules_loading_;
+  }
+  // Ready, and not loading a module: may be given tasks.
+  bool takes_tasks() const noexcept { return state_ == State::ready && modules_loading_ == 0; }
+  // Appends a ModuleTransfer frame; an error if it does not fit in one frame.
+  std::error_code queue_module(std::uint64_t transfer_id, std::string_view name, std::string_view sha256,
+                               std::span<const std::byte> bytes);
   // Appends an EndServer frame.
   void queue_end_server(std::string_view reason);
   // Hands what was queued in this turn to the SendQueue.
@@ -107,15 +128,18 @@ class ClientConnection {
   EndpointSpec spec_;
   std::string name_;
   Resolver* resolver_;  // for specs with a host name; owned by the kernel
+  const TlsContext* tls_context_;  // for tls: specs; owned by the kernel
 
   State state_ = State::connecting;
   bool stop_requested_ = false;
   bool running_ = false;
   std::size_t in_flight_ = 0;
+  std::size_t modules_loading_ = 0;
   std::size_t window_;
   std::uint64_t features_ = 0;
   std::uint64_t sessions_ = 0;
   std::string last_error_;
+  std::string refusal_;  // why the server refused us last; empty once a session starts
 
   FrameEncoder encoder_;
   FrameReader reader_;
@@ -133,8 +157,8 @@ class ClientConnection {
   Timer sleep_timer_;
   std::coroutine_handle<> sleeper_;
 
-  StreamSocket socket_;
-  std::unique_ptr<SendQueue> send_queue_;  // after socket_: destroyed first
+  FarmStream stream_;
+  std::unique_ptr<SendQueue> send_queue_;  // after stream_: destroyed first
   std::uint64_t sends_before_ = 0;          // sends of earlier sessions' queues
 };
 

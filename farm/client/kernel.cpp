@@ -1,10 +1,18 @@
 #include "farm/client/kernel.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <mutex>
 #include <thread>
 #include <utility>
+
+#include <fmt/format.h>
+
+#include "farm/tasks/content_hash.hpp"
 
 namespace rfarm::farm {
 
@@ -19,11 +27,21 @@ struct Engine {
   const std::atomic<std::size_t>* ready = nullptr;
 
   std::mutex inbox_mutex;
+  std::condition_variable space;  // a producer waits here while unsent tasks are at the bound
   std::vector<TaskRecord> inbox;
   bool drain_posted = false;
   bool closed = false;
+  std::thread::id engine_thread{};
+
+  // Backpressure: tasks handed to the kernel and not yet sent = the inbox + the core's pending queue. The core's
+  // share is published from the engine thread (drain adds what it takes at once, so the sum is never
+  // underestimated); producers wait while the sum is at options.max_unsent.
+  std::atomic<std::size_t> core_unsent{0};
+  std::atomic<std::size_t> waiting_producers{0};
+  std::size_t max_unsent_seen = 0;  // under inbox_mutex
 
   void run(std::promise<std::error_code>& started) {
+    engine_thread = std::this_thread::get_id();
     ReactorOptions reactor_options;
     reactor_options.backend = options.backend;
     reactor_options.spin = options.spin;
@@ -39,6 +57,7 @@ struct Engine {
       started.set_value(ec);
       return;
     }
+    core_owned->on_unsent_changed([this](std::size_t n) { publish_core_unsent(n); });
     reactor = owned.get();
     core = core_owned.get();
     ready = &core->ready_counter();
@@ -48,20 +67,89 @@ struct Engine {
     owned.reset();
   }
 
-  // Any thread: queue records; the first into an empty inbox wakes the engine.
+  std::size_t bound() const noexcept { return std::max<std::size_t>(options.max_unsent, 1); }
+  // Under inbox_mutex.
+  std::size_t unsent_locked() const noexcept { return inbox.size() + core_unsent.load(); }
+  std::size_t room_locked() const noexcept {
+    std::size_t used = unsent_locked();
+    return used >= bound() ? 0 : bound() - used;
+  }
+
+  // Engine thread: the core's pending count changed.
+  void publish_core_unsent(std::size_t n) {
+    core_unsent.store(n);  // seq_cst, paired with waiting_producers (see wait_for_room)
+    if (waiting_producers.load() == 0) return;
+    std::lock_guard lock(inbox_mutex);
+    max_unsent_seen = std::max(max_unsent_seen, unsent_locked());
+    space.notify_all();
+  }
+
+  // Under lock: waits until there is room (or the kernel closed). On the engine thread (a continuation that
+  // submits) it never waits: the engine is what makes room.
+  void wait_for_room(std::unique_lock<std::mutex>& lock) {
+    if (std::this_thread::get_id() == engine_thread) return;
+    if (closed || room_locked() > 0) return;
+    waiting_producers.fetch_add(1);
+    space.wait(lock, [&] { return closed || room_locked() > 0; });
+    waiting_producers.fetch_sub(1);
+  }
+
+  // Under lock: appends records[from, from + n) and wakes the engine if the inbox was empty.
+  bool append_locked(std::vector<TaskRecord>& records, std::size_t from, std::size_t n) {
+    bool was_empty = inbox.empty();
+    if (was_empty && from == 0 && n == records.size()) {
+      inbox = std::move(records);
+    } else {
+      inbox.reserve(inbox.size() + n);
+      std::move(records.begin() + static_cast<std::ptrdiff_t>(from),
+                records.begin() + static_cast<std::ptrdiff_t>(from + n), std::back_inserter(inbox));
+    }
+    max_unsent_seen = std::max(max_unsent_seen, unsent_locked());
+    return !std::exchange(drain_posted, true);
+  }
+
+  void fail_closed(std::vector<TaskRecord>& records, std::size_t from) {
+    for (std::size_t i = from; i < records.size(); ++i)
+      records[i].finish(std::unexpected(RemoteFailure{FailureKind::cancelled, "the kernel closed", records[i].task}));
+  }
+
+  // Any thread: queue records, waiting for room as needed (in chunks: a batch larger than the bound goes in as
+  // room appears). The first into an empty inbox wakes the engine.
   void enqueue(std::vector<TaskRecord>&& records) {
+    std::size_t done = 0;
+    while (done < records.size()) {
+      bool post = false;
+      {
+        std::unique_lock lock(inbox_mutex);
+        wait_for_room(lock);
+        if (closed) {
+          lock.unlock();
+          fail_closed(records, done);
+          return;
+        }
+        std::size_t room = std::this_thread::get_id() == engine_thread ? records.size() - done : room_locked();
+        std::size_t n = std::min(room, records.size() - done);
+        post = append_locked(records, done, n);
+        done += n;
+      }
+      if (post) reactor->post([this] { drain(); });
+    }
+  }
+
+  // Any thread: queue one record if there is room; Errc::would_block (the record stays with the caller) if not.
+  std::error_code try_enqueue(TaskRecord& record) {
     bool post = false;
     {
       std::lock_guard lock(inbox_mutex);
-      if (closed) {
-        for (auto& r : records) r.finish(std::unexpected(RemoteFailure{FailureKind::cancelled, "the kernel closed", r.task}));
-        return;
-      }
-      if (inbox.empty()) inbox = std::move(records);
-      else std::move(records.begin(), records.end(), std::back_inserter(inbox));
-      post = !std::exchange(drain_posted, true);
+      if (closed) return make_error_code(std::errc::operation_canceled);
+      if (room_locked() == 0 && std::this_thread::get_id() != engine_thread)
+        return make_error_code(std::errc::resource_unavailable_try_again);
+      std::vector<TaskRecord> one;
+      one.push_back(std::move(record));
+      post = append_locked(one, 0, 1);
     }
     if (post) reactor->post([this] { drain(); });
+    return {};
   }
 
   // Engine thread.
@@ -71,6 +159,7 @@ struct Engine {
       std::lock_guard lock(inbox_mutex);
       batch.swap(inbox);
       drain_posted = false;
+      core_unsent.fetch_add(batch.size());  // in the core now; dispatch publishes the exact count
     }
     for (auto& r : batch) {
       if (r.broadcast) core->broadcast(std::move(r));
@@ -83,6 +172,7 @@ struct Engine {
       std::lock_guard lock(inbox_mutex);
       if (closed) return;
       closed = true;
+      space.notify_all();  // blocked producers: their tasks fail (cancelled)
     }
     if (thread.joinable()) {
       reactor->post([this] {
@@ -124,6 +214,34 @@ class BroadcastSink final : public ResultSink {
   std::size_t expected_ = 0;
   bool fanned_ = false;
   std::vector<RemoteResult> results_;
+};
+
+// Collects a load_module's outcomes for a waiting thread.
+class ModuleWaitSink final : public ModuleSink {
+ public:
+  void fanned_out(std::size_t copies) override {
+    std::lock_guard lock(mutex_);
+    expected_ = copies;
+    fanned_ = true;
+    done_.notify_all();
+  }
+  void outcome(ModuleOutcome outcome) override {
+    std::lock_guard lock(mutex_);
+    outcomes_.push_back(std::move(outcome));
+    done_.notify_all();
+  }
+  std::optional<std::vector<ModuleOutcome>> wait(Duration timeout) {
+    std::unique_lock lock(mutex_);
+    if (!done_.wait_for(lock, timeout, [&] { return fanned_ && outcomes_.size() >= expected_; })) return std::nullopt;
+    return std::move(outcomes_);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable done_;
+  std::size_t expected_ = 0;
+  bool fanned_ = false;
+  std::vector<ModuleOutcome> outcomes_;
 };
 
 }  // namespace detail
@@ -178,6 +296,8 @@ void Kernel::submit_one(TaskRecord record) {
 
 void Kernel::submit_many(std::vector<TaskRecord> records) { engine_->enqueue(std::move(records)); }
 
+std::error_code Kernel::try_submit_one(TaskRecord& record) { return engine_->try_enqueue(record); }
+
 std::vector<RemoteResult> Kernel::broadcast_encoded(std::string_view task, std::vector<std::uint8_t> args) {
   auto sink = std::make_shared<detail::BroadcastSink>();
   TaskRecord r = make_record(task, std::move(args), options().default_policy, sink, 0);
@@ -192,6 +312,38 @@ std::vector<RemoteResult> Kernel::broadcast_encoded(std::string_view task, std::
   return std::move(*results);
 }
 
+FarmResult<std::vector<ModuleOutcome>> Kernel::load_module(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::error_code ec(errno != 0 ? errno : ENOENT, std::generic_category());
+    return fail_with(ec, fmt::format("module {}: cannot read: {}", path, ec.message()));
+  }
+  auto bytes = std::make_shared<std::vector<std::byte>>();
+  for (char buffer[64 * 1024]; in.read(buffer, sizeof buffer) || in.gcount() > 0;) {
+    auto* first = reinterpret_cast<const std::byte*>(buffer);
+    bytes->insert(bytes->end(), first, first + in.gcount());
+  }
+  auto sha = sha256_hex(ConstBytes(*bytes));
+  if (!sha) return fail_with(sha.error(), "SHA-256: " + sha.error().message());
+  auto sink = std::make_shared<detail::ModuleWaitSink>();
+  auto shipment = std::make_shared<ModuleShipment>();
+  shipment->name = std::filesystem::path(path).filename().string();
+  shipment->sha256 = std::move(*sha);
+  shipment->bytes = std::move(bytes);
+  shipment->sink = sink;
+  shipment->give_up = Clock::now() + options().call_timeout;
+  {
+    std::lock_guard lock(engine_->inbox_mutex);
+    if (engine_->closed) return fail_with(make_error_code(std::errc::operation_canceled), "the kernel closed");
+    engine_->reactor->post([core = engine_->core, shipment] { core->load_module(std::move(*shipment)); });
+  }
+  auto outcomes = sink->wait(options().call_timeout);
+  if (!outcomes)
+    return fail_with(make_error_code(Errc::timed_out), fmt::format("module {}: not every server answered within {} ms", path,
+                     std::chrono::duration_cast<std::chrono::milliseconds>(options().call_timeout).count()));
+  return std::move(*outcomes);
+}
+
 bool Kernel::wait_ready(std::size_t n, Duration timeout) const {
   Clock::time_point until = Clock::now() + timeout;
   for (;;) {
@@ -204,7 +356,14 @@ bool Kernel::wait_ready(std::size_t n, Duration timeout) const {
 KernelStats Kernel::stats() const {
   std::promise<KernelStats> p;
   auto f = p.get_future();
-  engine_->reactor->post([&] { p.set_value(engine_->core->stats()); });
+  engine_->reactor->post([&] {
+    // One snapshot: on the engine thread the core's pending queue cannot change while the inbox is locked.
+    KernelStats s = engine_->core->stats();
+    std::lock_guard lock(engine_->inbox_mutex);
+    s.unsent = engine_->inbox.size() + s.pending;
+    s.max_unsent = engine_->max_unsent_seen;
+    p.set_value(s);
+  });
   return f.get();
 }
 

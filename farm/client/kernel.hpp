@@ -30,6 +30,7 @@
 #include "farm/client/kernel_core.hpp"
 #include "farm/client/kernel_options.hpp"
 #include "farm/client/task_record.hpp"
+#include "farm/error.hpp"
 #include "lib/error.hpp"
 
 namespace rfarm::farm {
@@ -109,16 +110,34 @@ class Kernel {
   }
   std::vector<RemoteResult> broadcast_encoded(std::string_view task, std::vector<std::uint8_t> args);
 
+  // lfarm's (broadcast-task #'ql:quickload ...): sends the task module at path (a shared library of RFARM_TASK
+  // definitions) to every server, and to every server that becomes ready later, before any task there. Returns
+  // each server's outcome (accepted, already_loaded, the module's tasks, or the server's reason for refusing:
+  // a server takes modules only with --accept-modules and from an authenticated client, tls: or unix:). Errors:
+  // the file cannot be read; Errc::timed_out if not every server answered within options.call_timeout.
+  //     for (const ModuleOutcome& o : kernel.load_module("./libmytasks.so").value())
+  //       if (!o.accepted) log("{}: {}", o.server, o.message);
+  FarmResult<std::vector<ModuleOutcome>> load_module(const std::string& path);
+
   // Waits until at least n servers are ready; false after timeout.
   bool wait_ready(std::size_t n, Duration timeout) const;
+  // Counters, and the backpressure gauges (unsent now, and the most ever seen).
   KernelStats stats() const;
   const KernelOptions& options() const noexcept;
 
   // The machinery under Channel and pmap: hand records to the engine (one wake-up for the lot).
+  //
+  // Backpressure: at most options.max_unsent tasks wait in the kernel for a server. submit_one blocks while
+  // that many are unsent; submit_many hands its records over in chunks as room appears (one lock and one
+  // wake-up per chunk), so a producer that outruns the farm waits instead of growing memory; try_submit_one
+  // returns std::errc::resource_unavailable_try_again instead of waiting (the record stays with the caller),
+  // operation_canceled after close(). Called from the kernel's own thread (a `then` continuation), they never
+  // wait: the engine is what makes room. After close(), submitted records fail (cancelled).
   static TaskRecord make_record(std::string_view task, std::vector<std::uint8_t> args, const TaskPolicy& policy,
                                 std::shared_ptr<ResultSink> sink, std::uint64_t tag);
   void submit_one(TaskRecord record);
   void submit_many(std::vector<TaskRecord> records);
+  std::error_code try_submit_one(TaskRecord& record);
 
  private:
   explicit Kernel(std::unique_ptr<detail::Engine> engine) noexcept;

@@ -33,9 +33,18 @@ std::error_code KernelCore::start() {
       reactor_.log().error("farm: server '{}': {}", text, spec.error().message());
       return spec.error();
     }
-    if (spec->transport != Transport::tcp && spec->transport != Transport::unix_stream) {
-      reactor_.log().error("farm: server '{}': the kernel speaks tcp: and unix: (tls: is not built yet)", text);
+    if (spec->transport != Transport::tcp && spec->transport != Transport::unix_stream &&
+        spec->transport != Transport::tls) {
+      reactor_.log().error("farm: server '{}': the kernel speaks tcp:, tls: and unix:", text);
       return make_error_code(std::errc::protocol_not_supported);
+    }
+    if (spec->transport == Transport::tls && !tls_context_) {
+      auto context = make_farm_tls_context(options_.tls);
+      if (!context) {
+        reactor_.log().error("farm: server '{}': {}", text, context.error().message);
+        return context.error().code;
+      }
+      tls_context_ = std::move(*context);
     }
     if (spec->has_host_name() && !resolver_) {
       auto resolver = Resolver::create(reactor_);
@@ -47,7 +56,8 @@ std::error_code KernelCore::start() {
   for (auto& spec : specs) {
     auto id = static_cast<ConnectionId>(connections_.size());
     connections_.push_back(
-        std::make_unique<ClientConnection>(reactor_, *this, options_, id, std::move(spec), resolver_.get()));
+        std::make_unique<ClientConnection>(reactor_, *this, options_, id, std::move(spec), resolver_.get(),
+                                           tls_context_ ? &*tls_context_ : nullptr));
   }
   loads_.resize(connections_.size());
   for (auto& c : connections_) c->start();
@@ -70,8 +80,30 @@ void KernelCore::broadcast(TaskRecord prototype) {
   request_dispatch();
 }
 
+void KernelCore::load_module(ModuleShipment shipment) {
+  if (stopping_) {
+    modules_.add(std::move(shipment));
+    modules_.fail_all("the kernel closed");
+    return;
+  }
+  modules_.add(std::move(shipment));
+  request_dispatch();
+}
+
+void KernelCore::on_module_ack(ClientConnection& connection, const wire::ModuleAck& ack) {
+  ModuleOutcome outcome{.accepted = ack.accepted(),
+                        .already_loaded = ack.already_loaded(),
+                        .module_name = ack.module_name() ? ack.module_name()->str() : std::string(),
+                        .message = ack.message() ? ack.message()->str() : std::string()};
+  if (ack.tasks() != nullptr)
+    for (const auto* t : *ack.tasks()) outcome.tasks.push_back(t->str());
+  modules_.on_ack(connection, ack.transfer_id(), std::move(outcome), reactor_.log());
+  if (connection.modules_loading() == 0) request_dispatch();  // it takes tasks now
+}
+
 void KernelCore::shutdown(std::function<void()> done) {
   stopping_ = true;
+  modules_.fail_all("the kernel closed");
   on_all_closed_ = std::move(done);
   maintenance_.cancel();
   table_.drain_all([](TaskRecord& r) { fail_record(r, {FailureKind::cancelled, "the kernel closed", r.task}); });
@@ -107,8 +139,9 @@ void KernelCore::count_ready() noexcept {
   ready_.store(n, std::memory_order_relaxed);
 }
 
-void KernelCore::on_ready(ClientConnection&) {
+void KernelCore::on_ready(ClientConnection& connection) {
   count_ready();
+  modules_.on_ready(connection, reactor_.log());  // ahead of any task: its frames go first
   request_dispatch();
 }
 
@@ -127,9 +160,30 @@ void KernelCore::on_answer(ClientConnection& connection, std::uint64_t task_id, 
 
 void KernelCore::on_lost(ClientConnection& connection) {
   count_ready();
+  modules_.on_lost(connection);
   std::size_t moved = table_.requeue(connection.id(), Clock::now(), fail_record);
   if (moved > 0) reactor_.log().info("farm: {} tasks of {} go back to the queue", moved, connection.name());
   request_dispatch();
+}
+
+void KernelCore::on_refused(ClientConnection&) {
+  fail_if_every_server_refuses();
+  publish_unsent();
+}
+
+void KernelCore::fail_if_every_server_refuses() {
+  if (!table_.has_pending() && broadcasts_waiting_.empty()) return;
+  std::string why;
+  for (const auto& c : connections_) {
+    if (!c->refused()) return;  // another server may still take the work
+    why += fmt::format("{}{}: {}", why.empty() ? "" : "; ", c->name(), c->refusal());
+  }
+  if (connections_.empty()) return;
+  // Obstinacy is for servers that are away, not for servers that said no: the caller hears the refusal.
+  auto refuse = [&](TaskRecord& r) { fail_record(r, {FailureKind::server_error, "every server refused us: " + why, r.task}); };
+  table_.drain_pending(refuse);
+  for (auto& b : broadcasts_waiting_) refuse(b);
+  broadcasts_waiting_.clear();
 }
 
 void KernelCore::on_closed(ClientConnection&) {
@@ -147,11 +201,13 @@ void KernelCore::run_dispatch(TurnHook& hook) noexcept { static_cast<DispatchHoo
 
 void KernelCore::dispatch() {
   if (stopping_) return;
+  if (ready_connections() == 0) fail_if_every_server_refuses();
+  modules_.dispatch(connections_, Clock::now());
   dispatch_broadcasts();
   if (table_.has_pending()) {
     for (std::size_t i = 0; i < connections_.size(); ++i) {
       const ClientConnection& c = *connections_[i];
-      loads_[i] = {c.state() == ClientConnection::State::ready, c.in_flight(), c.window()};
+      loads_[i] = {c.takes_tasks(), c.in_flight(), c.window()};
     }
     while (table_.has_pending()) {
       std::optional<std::size_t> i = pick_least_loaded(loads_);
@@ -162,6 +218,11 @@ void KernelCore::dispatch() {
     }
   }
   for (auto& c : connections_) c->flush();
+  publish_unsent();
+}
+
+void KernelCore::publish_unsent() {
+  if (unsent_observer_) unsent_observer_(table_.pending());
 }
 
 void KernelCore::dispatch_broadcasts() {
@@ -169,7 +230,7 @@ void KernelCore::dispatch_broadcasts() {
   // Every server means every server: a connection still on its first attempt is waited for (the maintenance
   // timer looks again); one that failed is not (lfarm broadcasts to the servers it has).
   for (const auto& c : connections_)
-    if (c->settling()) return;
+    if (c->settling() || c->modules_loading() > 0) return;
   std::vector<TaskRecord> waiting = std::move(broadcasts_waiting_);
   broadcasts_waiting_.clear();
   for (TaskRecord& prototype : waiting) {
@@ -194,7 +255,7 @@ void KernelCore::dispatch_broadcasts() {
 void KernelCore::on_maintenance() {
   Clock::time_point now = Clock::now();
   if (table_.has_pending()) table_.expire_pending(now, fail_record);
-  if (!broadcasts_waiting_.empty()) request_dispatch();
+  if (!broadcasts_waiting_.empty() || modules_.has_waiting()) request_dispatch();
   for (auto it = broadcasts_waiting_.begin(); it != broadcasts_waiting_.end();) {
     if (now >= it->fail_at) {
       fail_record(*it, {FailureKind::deadline_exceeded, "no server was ready before its fail-after deadline",
@@ -204,6 +265,7 @@ void KernelCore::on_maintenance() {
       ++it;
     }
   }
+  publish_unsent();
   maintenance_.start(kMaintenancePeriod, [this] { on_maintenance(); });
 }
 

@@ -13,12 +13,14 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <system_error>
 #include <vector>
 
 #include "farm/client/balancer.hpp"
 #include "farm/client/client_connection.hpp"
 #include "farm/client/kernel_options.hpp"
+#include "farm/client/module_shipper.hpp"
 #include "farm/client/task_record.hpp"
 #include "reactor/dns/resolver.hpp"
 #include "reactor/loop/reactor.hpp"
@@ -36,6 +38,10 @@ struct KernelStats {
   std::uint64_t dropped_answers = 0;  // late or duplicate answers, dropped
   std::uint64_t sessions = 0;         // handshakes that succeeded, over every connection
   std::uint64_t sends = 0;            // sends started, over every connection (frames leave in batches)
+  // Kernel::stats only (the blocking facade's inbox counts too): tasks handed to the kernel and not yet sent to a
+  // server, now and at most so far (backpressure keeps it at KernelOptions::max_unsent).
+  std::size_t unsent = 0;
+  std::size_t max_unsent = 0;
 };
 
 class KernelCore final : public ConnectionEvents {
@@ -54,10 +60,17 @@ class KernelCore final : public ConnectionEvents {
   // the sink hears fanned_out(tag, n) first, then n answers.
   void broadcast(TaskRecord prototype);
 
+  // Sends a module to every server ready once the servers settle, and to every server that becomes ready later;
+  // the sink hears each server's outcome.
+  void load_module(ModuleShipment shipment);
+
   // Fails every task (cancelled: "the kernel closed"), stops every connection, and calls done once all are closed.
   void shutdown(std::function<void()> done);
 
   KernelStats stats() const;
+  // Called (on the core's reactor) with the number of pending tasks after every dispatch and expiry: the
+  // facade's backpressure gauge.
+  void on_unsent_changed(std::function<void(std::size_t)> observer) { unsent_observer_ = std::move(observer); }
   std::size_t ready_connections() const noexcept { return ready_.load(std::memory_order_relaxed); }
   // The same count, readable from any thread.
   const std::atomic<std::size_t>& ready_counter() const noexcept { return ready_; }
@@ -69,6 +82,10 @@ class KernelCore final : public ConnectionEvents {
   void on_answer(ClientConnection& connection, std::uint64_t task_id, RemoteResult answer) override;
   void on_lost(ClientConnection& connection) override;
   void on_closed(ClientConnection& connection) override;
+  void on_refused(ClientConnection& connection) override;
+  void on_module_ack(ClientConnection& connection, const wire::ModuleAck& ack) override;
+  // Fails the pending tasks and waiting broadcasts when every server refused us (TLS or Welcome).
+  void fail_if_every_server_refuses();
 
   void request_dispatch() noexcept;
   static void run_dispatch(TurnHook& hook) noexcept;
@@ -76,18 +93,22 @@ class KernelCore final : public ConnectionEvents {
   void dispatch_broadcasts();
   void on_maintenance();
   void count_ready() noexcept;
+  void publish_unsent();
 
   Reactor& reactor_;
   KernelOptions options_;
   std::unique_ptr<Resolver> resolver_;  // made when a spec names a host
+  std::optional<TlsContext> tls_context_;  // made when a spec is tls:
   std::vector<std::unique_ptr<ClientConnection>> connections_;
   std::vector<ConnectionLoad> loads_;  // scratch for the balancer
   TaskTable table_;
   std::vector<TaskRecord> broadcasts_waiting_;
+  ModuleShipper modules_;
   std::atomic<std::size_t> ready_{0};
   bool stopping_ = false;
   std::size_t closed_ = 0;
   std::function<void()> on_all_closed_;
+  std::function<void(std::size_t)> unsent_observer_;
   Timer maintenance_;
 
   struct DispatchHook : TurnHook {

@@ -1,8 +1,10 @@
 // KernelOptions: what a Kernel connects to and how obstinately.
 //
 //     KernelOptions options;
-//     options.servers = {"tcp:127.0.0.1:7000", "unix:/run/farm.sock", "farm.internal:7000"};
+//     options.servers = {"tcp:127.0.0.1:7000", "unix:/run/farm.sock", "farm.internal:7000", "tls:farm.example:7443"};
+//     options.tls = {.ca_file = "ca.pem", .certificate_file = "me.pem", .key_file = "me.key"};   // for tls:
 //     options.window = 256;                          // tasks in flight per connection, at most
+//     options.max_unsent = 10000;                    // tasks waiting for a server, at most: submit blocks above
 //     options.default_policy.fail_after = 30s;      // else: retry forever (at-least-once)
 //     auto kernel = Kernel::start(options);
 #pragma once
@@ -13,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "farm/client/farm_stream.hpp"
 #include "farm/client/task_record.hpp"
 #include "lib/log.hpp"
 #include "reactor/backend/backend.hpp"
@@ -29,11 +32,18 @@ struct BackoffPolicy {
 };
 
 struct KernelOptions {
-  // EndpointSpec text (reactor/net/endpoint.hpp): tcp:HOST:PORT, bare HOST:PORT, unix:PATH. A host name is
-  // looked up at each connection attempt.
+  // EndpointSpec text (reactor/net/endpoint.hpp): tcp:HOST:PORT, bare HOST:PORT, tls:HOST:PORT, unix:PATH. A
+  // host name is looked up at each connection attempt.
   std::vector<std::string> servers;
+  // For tls: servers (mutual TLS): the CA their certificates come from, our certificate and key (the subject
+  // their --allow-subject lists), the name their certificates must carry (default: each spec's host).
+  FarmTlsOptions tls{};
   // Tasks in flight per connection, at most (the balancer's window).
   std::size_t window = 512;
+  // Backpressure: tasks handed to the kernel and not yet sent to any server, at most. Submitting blocks above it
+  // (Kernel::try_submit_one / Channel::try_submit fail instead), so a producer that outruns the farm waits rather
+  // than growing the kernel's memory. Tasks in flight on servers are bounded by window, not by this.
+  std::size_t max_unsent = 16384;
   Duration connect_timeout = 3s;  // the TCP connect and the handshake, each
   BackoffPolicy backoff{};
   // Failure detector: a connection silent this long is pinged; one with tasks or a ping outstanding and silent

@@ -86,6 +86,12 @@ void TaskTable::expire_pending(Clock::time_point now,
   }
 }
 
+void TaskTable::drain_pending(const std::function<void(TaskRecord&)>& fn) {
+  std::deque<TaskRecord> pending = std::move(pending_);
+  pending_.clear();
+  for (auto& r : pending) fn(r);
+}
+
 void TaskTable::drain_all(const std::function<void(TaskRecord&)>& fn) {
   std::deque<TaskRecord> pending = std::move(pending_);
   pending_.clear();

@@ -103,6 +103,8 @@ class TaskTable {
   // Pending records whose fail_after deadline passed, removed and handed to on_failed.
   void expire_pending(Clock::time_point now, const std::function<void(TaskRecord&, RemoteFailure)>& on_failed);
 
+  // Every pending record, removed and handed to fn (no server will take them).
+  void drain_pending(const std::function<void(TaskRecord&)>& fn);
   // Every record, pending and in flight, removed and handed to fn (the kernel closing).
   void drain_all(const std::function<void(TaskRecord&)>& fn);
 

@@ -5,6 +5,7 @@
 
 #include "test/farm/client/farm_server_process.hpp"
 #include "test/support/temp_dir.hpp"
+#include "test/support/tls_pki.hpp"
 #include "test/tools/tool_runner.hpp"
 
 namespace rfarm::test {
@@ -84,6 +85,33 @@ TEST_F(FarmToolTest, UsageErrorsNameTheOption) {
   r = run_tool({farm_tool(), "--help"});
   EXPECT_EQ(r.status, 0);
   EXPECT_NE(r.out.find("broadcast"), std::string::npos);
+}
+
+TEST_F(FarmToolTest, SubmitAndBroadcastOverTls) {
+  const TlsPki& pki = tls_pki();
+  if (!pki.ok()) GTEST_SKIP() << pki.error;
+  auto s = FarmServerProcess::start(BackendKind::epoll, "tls:127.0.0.1:0",
+                                    {"--tls-cert", pki.server_cert, "--tls-key", pki.server_key, "--tls-ca", pki.ca_cert,
+                                     "--allow-subject", "CN=rfarm test client,O=rfarm test"});
+  ASSERT_TRUE(s);
+  // Options after TASK are the task's arguments, so the TLS options come before it.
+  auto r = run_tool({farm_tool(), "submit", "--server", s->spec(), "--tls-cert", pki.client_cert, "--tls-key",
+                     pki.client_key, "--tls-ca", pki.ca_cert, "count_primes", "0", "100"});
+  EXPECT_EQ(r.status, 0) << describe(r);
+  EXPECT_EQ(r.out, "25\n");
+  r = run_tool({farm_tool(), "broadcast", "--server", s->spec(), "--server", a_->spec(), "--tls-cert", pki.client_cert,
+                "--tls-key", pki.client_key, "--tls-ca", pki.ca_cert, "echo", "x"});
+  EXPECT_EQ(r.status, 0) << describe(r);
+  EXPECT_EQ(r.out, "[\"x\"]\n[\"x\"]\n");
+  // Another subject: the server's refusal on stderr, exit 1, well before --timeout.
+  r = run_tool({farm_tool(), "submit", "--server", s->spec(), "--timeout", "30", "--tls-cert", pki.revoked_cert,
+                "--tls-key", pki.revoked_key, "--tls-ca", pki.ca_cert, "echo", "x"});
+  EXPECT_EQ(r.status, 1) << describe(r);
+  EXPECT_NE(r.err.find("is not allowed"), std::string::npos) << r.err;
+  r = run_tool({farm_tool(), "submit", "--server", a_->spec(), "--tls-ca", pki.ca_cert, "echo", "x"});
+  EXPECT_EQ(r.status, 2) << describe(r);
+  EXPECT_NE(r.err.find("--tls-ca is only for a tls: server"), std::string::npos) << r.err;
+  EXPECT_EQ(s->terminate(), 0);
 }
 
 TEST_F(FarmToolTest, NoServerFailsAfterTimeout) {

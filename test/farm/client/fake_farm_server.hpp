@@ -32,7 +32,8 @@ class FakeFarmServer {
   struct Options {
     BackendKind backend = BackendKind::epoll;
     std::uint16_t port = 0;  // 0: a free one
-    std::string refuse_reason;  // non-empty: every Welcome refuses with it
+    std::string refuse_reason{};  // non-empty: every Welcome refuses with it
+    std::uint64_t features = kAllFeatures;  // what this server supports (the Welcome grants the intersection)
   };
 
   explicit FakeFarmServer(Options options) : options_(std::move(options)) {
@@ -135,7 +136,7 @@ class FakeFarmServer {
         if (!*frame) break;
         const FrameView& f = **frame;
         if (const auto* hello = f.as<wire::Hello>()) {
-          HandshakeDecision d = answer_hello(*hello, {});
+          HandshakeDecision d = answer_hello(*hello, {.features = options_.features});
           bool accept = d.accepted && options_.refuse_reason.empty();
           std::string reason = options_.refuse_reason.empty() ? d.reason : options_.refuse_reason;
           c->encoder.welcome(c->buffer, {.accepted = accept, .reason = reason, .features = d.features,
@@ -144,6 +145,7 @@ class FakeFarmServer {
         } else if (const auto* submit = f.as<wire::Submit>()) {
           if (!welcomed) co_return;
           ++submits;
+          last_deadline_ms_.store(submit->deadline_ms());
           handle_submit(c, *submit);
         } else if (const auto* ping = f.as<wire::Ping>()) {
           c->encoder.pong(c->buffer, ping->nonce());
@@ -200,6 +202,11 @@ class FakeFarmServer {
   std::atomic<std::uint64_t> tasks_run_{0};
   std::atomic<std::uint64_t> accepted_{0};
   std::atomic<std::uint64_t> max_batch_{0};
+  std::atomic<std::uint32_t> last_deadline_ms_{~0u};
+
+ public:
+  // Submit.deadline_ms of the last Submit received (~0u before any).
+  std::uint32_t last_deadline_ms() const { return last_deadline_ms_.load(); }
 };
 
 }  // namespace rfarm::farm::test

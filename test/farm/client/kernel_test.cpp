@@ -225,6 +225,35 @@ TEST_P(KernelTest, RefusedHandshakeKeepsRetryingAndBadSpecsFailStart) {
   EXPECT_FALSE(bad);
 }
 
+TEST_P(KernelTest, ServerDeadlineIsSentOnlyWhenTheWelcomeGrantsIt) {
+  const TaskPolicy policy{.server_deadline_ms = 250};
+  auto granting = std::make_unique<FakeFarmServer>(FakeFarmServer::Options{.backend = GetParam()});
+  auto silent = std::make_unique<FakeFarmServer>(FakeFarmServer::Options{
+      .backend = GetParam(), .features = kAllFeatures & ~feature_bit(wire::Feature::deadlines)});
+  {
+    Kernel kernel = start(options({granting->spec()}));
+    ASSERT_TRUE(kernel.future_with<std::int64_t>(policy, "add", 1, 2).wait());
+    EXPECT_EQ(granting->last_deadline_ms(), 250u);
+  }
+  {
+    Kernel kernel = start(options({silent->spec()}));
+    ASSERT_TRUE(kernel.future_with<std::int64_t>(policy, "add", 1, 2).wait());
+    EXPECT_EQ(silent->last_deadline_ms(), 0u) << "a deadline went to a server that did not grant the feature";
+  }
+}
+
+TEST_P(KernelTest, RefusalFailsWaitingTasksWithTheServersReason) {
+  auto refusing = std::make_unique<FakeFarmServer>(
+      FakeFarmServer::Options{.backend = GetParam(), .port = 0, .refuse_reason = "authentication failed: wrong token"});
+  Kernel kernel = start(options({refusing->spec()}));
+  auto f = kernel.future<std::int64_t>("add", 1, 2);
+  ASSERT_TRUE(f.wait_for(5s)) << "a task for a server that refuses us must not wait forever";
+  auto r = f.wait();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, FailureKind::server_error);
+  EXPECT_NE(r.error().message.find("wrong token"), std::string::npos) << r.error().message;
+}
+
 RFARM_INSTANTIATE_BACKEND_TESTS(KernelTest);
 
 }  // namespace
