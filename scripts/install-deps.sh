@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages rfarm needs that are not installed yet (and nothing else).
-# Needs root (or sudo) only when something is missing. Arguments name extra packages a caller needs on top
-# (scripts/fuzz.sh: clang-19 and libFuzzer).
+# Needs root (or sudo) only when something is missing.
+#   scripts/install-deps.sh [--build-only] [EXTRA_PACKAGE...]
+# --build-only: what building the library and tools needs, nothing for tests or benches (scripts/run.sh: the
+# quick start downloads less). Arguments name extra packages a caller needs on top (scripts/fuzz.sh: clang-19
+# and libFuzzer).
 set -euo pipefail
 
 packages=(
@@ -9,8 +12,10 @@ packages=(
   liburing-dev libssl-dev openssl libfmt-dev  # library dependencies
   libc-ares-dev netbase                       # name resolution: c-ares, /etc/services for service names
   libflatbuffers-dev flatbuffers-compiler     # farm protocol schema
-  python3-flatbuffers                         # the farm's Python client test (flatc --python output needs it)
   libcli11-dev                                # command lines of the tools
+)
+test_packages=(
+  python3-flatbuffers                         # the farm's Python client test (flatc --python output needs it)
   libgtest-dev libgmock-dev                   # tests
   python3 socat netcat-openbsd iproute2       # real peers the tests talk to
   dnsmasq-base                                # real DNS server for the resolver tests (no system service)
@@ -18,6 +23,11 @@ packages=(
   libuv1-dev                                  # bench peer baseline
   libbenchmark-dev                            # bench/micro (Google Benchmark)
 )
+if [ "${1:-}" = "--build-only" ]; then
+  shift
+else
+  packages+=("${test_packages[@]}")
+fi
 packages+=("$@")
 
 missing=()
