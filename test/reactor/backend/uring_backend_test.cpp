@@ -209,7 +209,7 @@ TEST_F(UringBackendTest, AbandonedReceiveInTheKernelNeverWritesItsBuffer) {
   std::string buffer(64, 'S');
   g_completions = 0;
   {
-    detail::IoOp op(detail::OpKind::recv, &count_completion);
+    detail::MsgOp op(detail::OpKind::recv, &count_completion);
     op.handle = a.state();
     op.set_buffer(buffer.data(), buffer.size());
     ASSERT_FALSE(reactor().backend().start(op));
@@ -237,7 +237,7 @@ TEST_F(UringBackendTest, ReceiveAbandonedBeforeSubmissionBecomesANop) {
   g_completions = 0;
   const std::size_t baseline = stats().requests_in_flight;
   {
-    detail::IoOp op(detail::OpKind::recv, &count_completion);
+    detail::MsgOp op(detail::OpKind::recv, &count_completion);
     op.handle = a.state();
     op.set_buffer(buffer.data(), buffer.size());
     ASSERT_FALSE(reactor().backend().start(op));
@@ -253,7 +253,7 @@ TEST_F(UringBackendTest, CloseCompletesKernelOperationsOnceAndNotInsideClose) {
   auto [a, b] = socket_pair();
   char buffer[16];
   g_completions = 0;
-  detail::IoOp op(detail::OpKind::recv, &count_completion);
+  detail::MsgOp op(detail::OpKind::recv, &count_completion);
   op.handle = a.state();
   op.set_buffer(buffer, sizeof buffer);
   ASSERT_FALSE(reactor().backend().start(op));
