@@ -127,6 +127,7 @@ class [[gnu::visibility("hidden")]] UringBackend final : public Backend {
 
   std::size_t requests_in_flight() const noexcept { return requests_.in_use(); }
   std::size_t buffers_leased() const noexcept { return buffers_->leased(); }
+  std::size_t buffers_provided() const noexcept { return buffers_->provided(); }
 
  private:
   friend struct HandleRef;
@@ -207,6 +208,7 @@ class [[gnu::visibility("hidden")]] UringBackend final : public Backend {
 struct UringStats {
   std::size_t requests_in_flight = 0;  // request-table slots the kernel still holds (the wake read is one)
   std::size_t buffers_leased = 0;      // ring buffers held by PooledBuffers or queued arrivals
+  std::size_t buffers_provided = 0;    // ring buffers made so far (the ring grows when it runs dry)
 };
 [[gnu::visibility("default")]] UringStats uring_stats(Backend& backend) noexcept;
 

@@ -159,7 +159,9 @@ void UringBackend::on_multishot_completion(std::uint32_t slot, int res, std::uin
   } else if (res == 0) {
     hs.terminal = 0;
   } else if (res == -ENOBUFS) {
-    // The ring ran dry; the data waits in the socket. Re-armed when buffers come back (rearm_starved).
+    // The ring ran dry; the data waits in the socket. Re-armed when buffers come back (rearm_starved), at
+    // once if the ring could grow.
+    buffers_->grow();
     if (!more && hs.multishot == MultishotState::none) {
       hs.multishot = MultishotState::starved;
       if (!hs.starved_listed) {

@@ -299,7 +299,9 @@ void UringBackend::run_kicks() noexcept {
 
 // Multishot receives that ended with -ENOBUFS re-arm once buffers have come back into the ring.
 void UringBackend::rearm_starved() noexcept {
-  if (starved_.empty() || !buffers_->consume_returned()) return;
+  if (starved_.empty()) return;
+  buffers_->grow();  // a dry spell whose -ENOBUFS came before the CQEs that leased the last buffers
+  if (!buffers_->consume_returned()) return;
   std::vector<HandleState*> batch;
   batch.swap(starved_);
   for (HandleState* hs : batch) {
