@@ -29,6 +29,7 @@ template <class S>
 struct ServerConnection<S>::TaskAnswer {
   TaskOutcome outcome = TaskOutcome::success();
   std::vector<std::uint8_t> value;
+  bool skipped = false;  // not run: the connection had closed before a worker took it
 };
 
 template <class S>
@@ -135,6 +136,7 @@ void ServerConnection<S>::enter(State next) {
       if (log.enabled(close_level_))
         log.log(close_level_, "farm-server: connection {}.{} ({}) closed: {}", this_core(), number_, peer_name(),
                 close_reason_.empty() ? "closed" : close_reason_);
+      abandoned_->store(true, std::memory_order_relaxed);
       stream_.close();  // pending receive and send complete with operation_canceled
       output_.clear();
       if (!constructing_) guard_.reset();
@@ -327,10 +329,14 @@ void ServerConnection<S>::run_offloaded(std::uint64_t id, const TaskDescriptor& 
   std::shared_ptr<const TaskRegistry> table = core_.tasks;  // the task lives as long as its table
   const ServerInfo* info = &server_;
   server_.runtime().offload(
-      [table, &task, id, info, owned = std::move(owned)]() {
+      [table, &task, id, info, owned = std::move(owned), abandoned = abandoned_]() {
+        TaskAnswer answer;
+        if (abandoned->load(std::memory_order_relaxed)) {
+          answer.skipped = true;  // nobody is left to receive its answer
+          return answer;
+        }
         flexbuffers::Builder values;
         TaskContext context({.task_id = id, .server = info});
-        TaskAnswer answer;
         answer.outcome = invoke_task(task, context, ConstBytes(owned), values);
         if (answer.outcome.ok()) answer.value = values.GetBuffer();
         return answer;
@@ -348,7 +354,7 @@ void ServerConnection<S>::run_offloaded(std::uint64_t id, const TaskDescriptor& 
 
 template <class S>
 void ServerConnection<S>::on_offloaded_answer(std::uint64_t id, const TaskDescriptor& task, TaskAnswer answer) {
-  core_.count_task();
+  if (!answer.skipped) core_.count_task();
   if (state_ != State::closed) {
     if (answer.outcome.ok()) {
       send_result(id, task.name, std::as_bytes(std::span(answer.value)));

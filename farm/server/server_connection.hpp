@@ -21,6 +21,7 @@
 
 #include <coroutine>
 #include <cstdint>
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -123,6 +124,9 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection<S>
   std::string close_reason_;
   std::uint64_t number_;          // for the log: "connection 3.17" (core.number)
   std::size_t in_flight_ = 0;     // tasks submitted and not yet answered
+  // Set when the connection closes; a worker that has not yet started one of its offloaded tasks skips it, so a
+  // killed client's queue does not occupy the workers for nobody. Shared with the workers, hence atomic.
+  std::shared_ptr<std::atomic<bool>> abandoned_ = std::make_shared<std::atomic<bool>>(false);
   Clock::time_point last_input_{};
   std::vector<std::byte> output_;  // answers of this turn, not yet on the send queue
   FrameReader<S> reader_;
