@@ -69,7 +69,7 @@ TEST_P(ClientKillFaultTest, ServerFreesAKilledClientsStateAndKeepsServing) {
   ASSERT_TRUE(ledger->wait_all(60s)) << ledger->answered() << " of " << ledger->tasks() << " answered";
   double seconds = std::chrono::duration<double>(Clock::now() - started).count();
   KernelStats stats = observer.stats();
-  report("client_kill9", *ledger, stats, seconds);
+  report("client_kill9", GetParam(), *ledger, stats, seconds);
   expect_accounted(*ledger, stats, 0, 2 * kClients);  // two info broadcasts per client
   std::printf("server RSS after each killed client (KiB): %ld %ld %ld\n", rss_after[0], rss_after[1], rss_after[2]);
   // Memory back: no growth from one killed client to the next beyond allocator noise (1 MiB).

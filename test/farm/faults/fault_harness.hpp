@@ -7,7 +7,7 @@
 //     auto ledger = std::make_shared<Ledger>(fault_task_count());
 //     submit_additions(kernel, ledger);                                      // task i is add(i, kAddend)
 //     ASSERT_TRUE(ledger->wait_all(60s));
-//     report("restart", *ledger, kernel.stats(), seconds);
+//     report("restart", backend, *ledger, kernel.stats(), seconds);
 #pragma once
 
 #include <gtest/gtest.h>
@@ -229,10 +229,13 @@ class PacedSubmitter {
 // The suite's result line, one per case (bench/faults.sh greps "FAULTS "), and the same as gtest properties.
 // Executions on servers beyond one per task are bounded by `resubmitted` (attempts moved from a lost
 // connection, each of which the lost server may have run).
-inline void report(const char* fault, const Ledger& ledger, const KernelStats& stats, double seconds) {
-  std::printf("FAULTS fault=%s tasks=%zu received=%zu lost=%zu duplicates_delivered=%zu resubmitted=%llu "
-              "late_answers_dropped=%llu wrong=%zu failed=%zu seconds=%.2f\n",
-              fault, ledger.tasks(), ledger.answered(), ledger.lost(), ledger.duplicates(),
+// `executions`: tasks the servers ran in all (their `info` tasks_run), -1 where a server died with its count.
+inline void report(const char* fault, BackendKind backend, const Ledger& ledger, const KernelStats& stats,
+                   double seconds, long executions = -1) {
+  std::printf("FAULTS fault=%s backend=%s tasks=%zu received=%zu lost=%zu duplicates_delivered=%zu executions=%ld "
+              "resubmitted=%llu late_answers_dropped=%llu wrong=%zu failed=%zu seconds=%.2f\n",
+              fault, backend == BackendKind::uring ? "uring" : "epoll", ledger.tasks(), ledger.answered(), ledger.lost(),
+              ledger.duplicates(), executions,
               static_cast<unsigned long long>(stats.resubmitted),
               static_cast<unsigned long long>(stats.dropped_answers), ledger.wrong(), ledger.failed(), seconds);
   std::fflush(stdout);
@@ -240,6 +243,19 @@ inline void report(const char* fault, const Ledger& ledger, const KernelStats& s
   ::testing::Test::RecordProperty("lost", static_cast<int>(ledger.lost()));
   ::testing::Test::RecordProperty("duplicates_delivered", static_cast<int>(ledger.duplicates()));
   ::testing::Test::RecordProperty("resubmitted", static_cast<int>(stats.resubmitted));
+}
+
+// Tasks run by every server the kernel is connected to (the sum of their `info` tasks_run; `info` counts
+// itself after it answers); -1 if a server did not answer.
+inline long tasks_run_on_servers(Kernel& kernel, std::size_t servers) {
+  long total = 0;
+  std::vector<RemoteResult> infos = kernel.broadcast_outcomes("info");
+  if (infos.size() != servers) return -1;
+  for (RemoteResult& r : infos) {
+    if (!r) return -1;
+    total += static_cast<long>(r->value().find("tasks_run")->as<std::int64_t>().value());
+  }
+  return total;
 }
 
 // The checks every case ends with: all answered, each once, each right; executions beyond one per task bounded

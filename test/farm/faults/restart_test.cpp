@@ -49,7 +49,7 @@ TEST_P(RestartFaultTest, KillNineMidBatchThenRestartOnTheSameAddress) {
   ASSERT_TRUE(ledger->wait_all(60s)) << ledger->answered() << " of " << ledger->tasks() << " answered";
   double seconds = std::chrono::duration<double>(Clock::now() - started).count();
   KernelStats stats = kernel.stats();
-  report("kill9_restart", *ledger, stats, seconds);
+  report("kill9_restart", GetParam(), *ledger, stats, seconds);
   expect_accounted(*ledger, stats, kernel.options().window);
   EXPECT_GE(stats.sessions, 2u);
   EXPECT_EQ(stats.resubmitted, in_flight_at_kill);  // the window lost with the process, sent again
