@@ -127,10 +127,15 @@ void UringBackend::close(IoHandle& h) noexcept {
   }
   if (auto* hs = static_cast<HandleState*>(h.backend_data)) {
     bool submit = false;
+    // Whether the kernel holds the socket's file (a request in flight, the registered-file slot).
+    bool kernel_holds_file = hs->multishot_request != kNoSlot || hs->file_slot >= 0;
     for (Direction d : {Direction::read, Direction::write, Direction::urgent}) {
       Lane& lane = hs->lane(d);
       if (lane.head) push_cancelled(*std::exchange(lane.head, nullptr));
-      if (lane.request != kNoSlot) submit |= withdraw(lane.request);
+      if (lane.request != kNoSlot) {
+        submit |= withdraw(lane.request);
+        kernel_holds_file = true;
+      }
     }
     if (hs->multishot_request != kNoSlot) withdraw(hs->multishot_request);
     if (hs->multishot_kind == RequestKind::accept_multishot)
@@ -145,6 +150,14 @@ void UringBackend::close(IoHandle& h) noexcept {
     // have dropped the requests by then.
     if (submit) submit_now();
     unref(*hs);
+    ::close(h.fd);
+    h.fd = -1;
+    // A close takes effect now, not at the next wait(): until the kernel has run the cancels and the slot's
+    // release, a request or the file table keeps the socket open and the peer sees no end of stream. With
+    // DEFER_TASKRUN a cancelled request completes only inside an io_uring_enter for events (as in flush());
+    // its CQE waits for the next turn. One syscall, only for a handle the kernel held.
+    if (kernel_holds_file) flush();
+    return;
   }
   ::close(h.fd);
   h.fd = -1;
