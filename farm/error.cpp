@@ -20,6 +20,8 @@ class FarmCategory final : public std::error_category {
       case FarmErrc::value_too_expansive: return "FlexBuffer value expands far past its size (shared references)";
       case FarmErrc::value_misaligned: return "FlexBuffer scalar not aligned to its width";
       case FarmErrc::value_unencodable: return "value cannot be encoded as a FlexBuffer";
+      case FarmErrc::value_keys_unordered:
+        return "FlexBuffer map keys not in strictly ascending order (unsorted or repeated): a lookup would miss fields";
       case FarmErrc::invalid_task_name: return "invalid task name";
       case FarmErrc::task_exists: return "a task of that name is already registered";
       case FarmErrc::module_open_failed: return "cannot load the module library";
@@ -52,6 +54,7 @@ class FarmCategory final : public std::error_category {
       case FarmErrc::value_too_deep:
       case FarmErrc::value_too_expansive:
       case FarmErrc::value_misaligned:
+      case FarmErrc::value_keys_unordered:
       case FarmErrc::frame_empty:
       case FarmErrc::frame_unverifiable:
       case FarmErrc::frame_misaligned:

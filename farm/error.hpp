@@ -28,6 +28,7 @@ enum class FarmErrc : int {
   value_too_expansive,  // a FlexBuffer whose shared references expand far past its size
   value_misaligned,     // a FlexBuffer scalar not aligned to its width in memory
   value_unencodable,    // a C++ value FlexBuffers cannot hold (a map key with a NUL byte)
+  value_keys_unordered, // a FlexBuffers map whose keys are not strictly ascending (unsorted or repeated)
   // Tasks (farm/tasks/).
   invalid_task_name,    // empty, too long, or holding whitespace or control characters
   task_exists,          // a second task of the same name

@@ -172,7 +172,8 @@ PeerIdentity FarmServer::identify_tls_peer(const TlsStream& stream) const {
 }
 
 std::uint64_t FarmServer::features_for(const PeerIdentity& peer) const noexcept {
-  return options_.accept_modules && peer.authenticated ? feature_bit(wire::Feature::modules) : 0;
+  const std::uint64_t always = feature_bit(wire::Feature::cancel) | feature_bit(wire::Feature::deadlines);
+  return always | (options_.accept_modules && peer.authenticated ? feature_bit(wire::Feature::modules) : 0);
 }
 
 void FarmServer::end_server(std::string_view reason) {

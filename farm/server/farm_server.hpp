@@ -90,8 +90,8 @@ class FarmServer final : public ServerInfo {
   detail::CoreState& core_state(unsigned core) noexcept { return *core_states_[core]; }
   void connection_opened() noexcept { live_connections_.fetch_add(1, std::memory_order_acq_rel); }
   void connection_closed() noexcept;
-  // The features a client with this identity is granted (modules only to authenticated ones, and only
-  // with accept_modules).
+  // The features a client with this identity is granted: cancel and deadlines to every client, modules only to
+  // authenticated ones, and only with accept_modules.
   std::uint64_t features_for(const PeerIdentity& peer) const noexcept;
   // After a TLS handshake: authenticated if the certificate's subject is allowed, else refused with why.
   PeerIdentity identify_tls_peer(const TlsStream& stream) const;

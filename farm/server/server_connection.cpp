@@ -24,13 +24,6 @@ FrameReaderOptions reader_options(const FrameLimits& limits) {
 
 }  // namespace
 
-// What a worker hands back for an offloaded task: its outcome, and its value when it succeeded.
-template <class S>
-struct ServerConnection<S>::TaskAnswer {
-  TaskOutcome outcome = TaskOutcome::success();
-  std::vector<std::uint8_t> value;
-};
-
 template <class S>
 ServerConnection<S>::ServerConnection(FarmServer& server, CoreState& core, S stream, PeerIdentity peer)
     : server_(server),
@@ -136,6 +129,7 @@ void ServerConnection<S>::enter(State next) {
         log.log(close_level_, "farm-server: connection {}.{} ({}) closed: {}", this_core(), number_, peer_name(),
                 close_reason_.empty() ? "closed" : close_reason_);
       stream_.close();  // pending receive and send complete with operation_canceled
+      cancel_queued_tasks();
       output_.clear();
       if (!constructing_) guard_.reset();
       if (std::exchange(counted_, false)) server_.connection_closed();
@@ -211,7 +205,7 @@ void ServerConnection<S>::on_frame(ConstBytes payload) {
   switch (view->type()) {
     case wire::Message::Submit: return on_submit(*view->as<wire::Submit>());
     case wire::Message::Ping: core_.encoder.pong(output_, view->as<wire::Ping>()->nonce()); return;
-    case wire::Message::Cancel: return;  // the cancel feature is not granted: ignored (PROTOCOL.md)
+    case wire::Message::Cancel: return on_cancel(*view->as<wire::Cancel>());
     case wire::Message::EndServer: {
       const auto* end = view->as<wire::EndServer>();
       server_.end_server(end->reason() != nullptr ? end->reason()->string_view() : std::string_view{});
@@ -241,18 +235,6 @@ void ServerConnection<S>::on_hello(const wire::Hello& hello) {
   if (!decision.accepted) return finish_after_output("refused: " + decision.reason, LogLevel::warn);
   features_ = decision.features;
   enter(State::serving);
-}
-
-template <class S>
-void ServerConnection<S>::on_submit(const wire::Submit& submit) {
-  const std::uint64_t id = submit.task_id();
-  const std::string_view name = submit.task()->string_view();  // required: the verifier checked it is there
-  if (state_ == State::draining)
-    return send_failure(id, FailureKind::overloaded, "the server is shutting down; the task did not start", name);
-  const TaskDescriptor* task = core_.tasks->find(name);
-  if (task == nullptr) return send_failure(id, FailureKind::unknown_task, "no task '" + std::string(name) + "' on this server", name);
-  if (task->may_run_inline() && server_.options().inline_tasks) return run_inline(id, *task, args_of(submit));
-  run_offloaded(id, *task, args_of(submit));
 }
 
 template <class S>
@@ -306,81 +288,6 @@ void ServerConnection<S>::on_module_installed(std::uint64_t transfer_id, const s
     stream_.reactor().at_end_of_turn(flush_hook_);
   }
   task_finished();
-}
-
-template <class S>
-void ServerConnection<S>::run_inline(std::uint64_t id, const TaskDescriptor& task, ConstBytes args) {
-  TaskContext context({.task_id = id, .server = &server_});
-  TaskOutcome outcome = invoke_task(task, context, args, core_.values);
-  core_.count_task();
-  if (!outcome.ok()) return send_failure(id, outcome.kind(), outcome.message(), task.name);
-  const std::vector<std::uint8_t>& value = core_.values.GetBuffer();
-  send_result(id, task.name, std::as_bytes(std::span(value)));
-}
-
-template <class S>
-void ServerConnection<S>::run_offloaded(std::uint64_t id, const TaskDescriptor& task, ConstBytes args) {
-  // The frame is a view into the receive buffer, valid only until the next read: the worker gets its own copy
-  // (operator new's alignment keeps the FlexBuffer's scalars aligned).
-  std::vector<std::byte> owned(args.begin(), args.end());
-  ++in_flight_;
-  std::shared_ptr<const TaskRegistry> table = core_.tasks;  // the task lives as long as its table
-  const ServerInfo* info = &server_;
-  server_.runtime().offload(
-      [table, &task, id, info, owned = std::move(owned)]() {
-        flexbuffers::Builder values;
-        TaskContext context({.task_id = id, .server = info});
-        TaskAnswer answer;
-        answer.outcome = invoke_task(task, context, ConstBytes(owned), values);
-        if (answer.outcome.ok()) answer.value = values.GetBuffer();
-        return answer;
-      },
-      [self = this->shared_from_this(), table, &task, id](OffloadResult<TaskAnswer> done) {
-        TaskAnswer answer;
-        if (done) {
-          answer = std::move(*done);
-        } else {
-          answer.outcome = TaskOutcome::failure(FailureKind::server_error, "the worker failed to run the task");
-        }
-        self->on_offloaded_answer(id, task, std::move(answer));
-      });
-}
-
-template <class S>
-void ServerConnection<S>::on_offloaded_answer(std::uint64_t id, const TaskDescriptor& task, TaskAnswer answer) {
-  core_.count_task();
-  if (state_ != State::closed) {
-    if (answer.outcome.ok()) {
-      send_result(id, task.name, std::as_bytes(std::span(answer.value)));
-    } else {
-      send_failure(id, answer.outcome.kind(), answer.outcome.message(), task.name);
-    }
-    stream_.reactor().at_end_of_turn(flush_hook_);  // this turn's other answers join it
-  }
-  task_finished();
-}
-
-template <class S>
-void ServerConnection<S>::task_finished() {
-  --in_flight_;
-  if (in_flight_ == 0) arm_idle_timer();
-  maybe_finish_draining();
-  wake();
-}
-
-template <class S>
-void ServerConnection<S>::send_result(std::uint64_t id, std::string_view task, ConstBytes value) {
-  if (core_.encoder.result(output_, id, value))
-    send_failure(id, FailureKind::server_error, "the result does not fit in a frame", task);
-}
-
-template <class S>
-void ServerConnection<S>::send_failure(std::uint64_t id, FailureKind kind, std::string_view message,
-                                       std::string_view task) {
-  if (core_.encoder.failure(output_, {.task_id = id, .kind = kind, .message = message, .task = task})) {
-    // Only a message near the frame size gets here: send it cut short rather than not at all.
-    core_.encoder.failure(output_, {.task_id = id, .kind = kind, .message = message.substr(0, 1024), .task = {}});
-  }
 }
 
 template <class S>

@@ -8,6 +8,13 @@
 // Every change goes through enter(); its entry actions are the only place timers start and the socket closes,
 // and the one place a connection's end is logged (one line, with the reason).
 //
+// Tasks (server_connection_tasks.cpp): an offloaded task is in offloaded_ until answered; a Cancel (feature cancel)
+// answers a task still queued for a worker with Failure{cancelled} at once and the worker never runs it; a task
+// already running (and every inline task, which runs inside its frame's handling) cannot be interrupted: it sees
+// the request through TaskContext::should_stop() or runs to its end. A deadline (feature deadlines) that passed
+// before a worker starts the task answers Failure{deadline_exceeded} without running it. A task id reused while
+// in flight is a protocol error. A closing connection cancels its queued tasks.
+//
 // Reading: the frames of one receive are handled in one batch (FrameReader::next_batch), each verified by the
 // farm decoder; an inline task runs at once, any other task's arguments are copied and the call offloaded to
 // the runtime's workers, its answer encoded back on this core. Answers of a turn accumulate in one buffer that
@@ -24,11 +31,13 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "farm/protocol/frame_decoder.hpp"
 #include "farm/server/core_state.hpp"
 #include "farm/server/farm_server.hpp"
+#include "farm/server/task_ticket.hpp"
 #include "lib/log.hpp"
 #include "lib/task.hpp"
 #include "reactor/loop/reactor.hpp"
@@ -80,12 +89,16 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection<S>
   ConstBytes aligned_frame(ConstBytes payload);
   void on_hello(const wire::Hello& hello);
   void on_submit(const wire::Submit& submit);
+  void on_cancel(const wire::Cancel& cancel);
+  void cancel_queued_tasks() noexcept;
   void on_module_transfer(const wire::ModuleTransfer& transfer);
   void on_module_installed(std::uint64_t transfer_id, const std::string& sha256,
                            OffloadResult<FarmResult<FarmServer::ModuleInstall>> done);
-  void run_inline(std::uint64_t id, const TaskDescriptor& task, ConstBytes args);
-  void run_offloaded(std::uint64_t id, const TaskDescriptor& task, ConstBytes args);
-  void on_offloaded_answer(std::uint64_t id, const TaskDescriptor& task, TaskAnswer answer);
+  void run_inline(std::uint64_t id, const TaskDescriptor& task, std::optional<TaskTicket::Clock::time_point> deadline,
+                  ConstBytes args);
+  void run_offloaded(std::uint64_t id, const TaskDescriptor& task,
+                     std::optional<TaskTicket::Clock::time_point> deadline, ConstBytes args);
+  void on_offloaded_answer(std::uint64_t id, const TaskTicket& ticket, TaskAnswer answer);
   void send_result(std::uint64_t id, std::string_view task, ConstBytes value);
   void send_failure(std::uint64_t id, FailureKind kind, std::string_view message, std::string_view task);
   void on_end_of_input();
@@ -125,6 +138,8 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection<S>
   std::size_t in_flight_ = 0;     // tasks submitted and not yet answered
   Clock::time_point last_input_{};
   std::vector<std::byte> output_;  // answers of this turn, not yet on the send queue
+  // Offloaded tasks not yet answered, by task id (server_connection_tasks.cpp).
+  std::unordered_map<std::uint64_t, std::shared_ptr<TaskTicket>> offloaded_;
   FrameReader<S> reader_;
   SendQueue send_;
   Timer deadline_timer_;  // handshake, then idle

@@ -217,9 +217,22 @@ class Walker {
       malformed();
       return;
     }
+    // Readers find a field by binary search (find_field), so keys must be strictly ascending in byte order, as
+    // every FlexBuffers builder writes them (sorted with strcmp, duplicates an error): an unsorted or repeated key
+    // would make a present field read as missing, or one of two values silently win.
+    const std::uint8_t* previous = nullptr;
     for (std::uint64_t i = 0; i < key_count && ok(); ++i) {
       const std::uint8_t* key = follow(keys + i * keys_width, keys_width);
-      if (key) verify_key(key);
+      if (!key) return;
+      verify_key(key);
+      if (!ok()) return;
+      // Both keys were just checked to be NUL-terminated inside the buffer; the comparison reads no further than
+      // the shorter one, already paid for by verify_key.
+      if (previous != nullptr && std::strcmp(reinterpret_cast<const char*>(previous), reinterpret_cast<const char*>(key)) >= 0) {
+        fail(FarmErrc::value_keys_unordered);
+        return;
+      }
+      previous = key;
     }
     if (ok()) verify_untyped_vector(values, width, depth);
   }

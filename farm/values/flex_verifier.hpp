@@ -15,7 +15,7 @@
 // a peer can make a task or the CLI do with a small frame.
 //
 // It also checks: every offset and size lies inside the buffer; every type and width is valid; strings are
-// NUL-terminated; a map has as many keys as values; nesting of vectors and maps stays within max_depth; every
+// NUL-terminated; a map has as many keys as values, its keys strictly ascending (no repeat); nesting of vectors and maps stays within max_depth; every
 // scalar lies at an address aligned to its width (FlexBuffers' readers dereference in place). The typed vector of
 // strings that FlexBuffers deprecated is refused.
 //
@@ -37,7 +37,7 @@ struct FlexLimits {
 };
 
 // 0 if buffer holds a valid FlexBuffer within limits; else FarmErrc::value_malformed, value_too_deep,
-// value_too_expansive or value_misaligned.
+// value_too_expansive, value_misaligned or value_keys_unordered.
 std::error_code verify_flexbuffer(ConstBytes buffer, const FlexLimits& limits = {}) noexcept;
 
 }  // namespace rfarm::farm

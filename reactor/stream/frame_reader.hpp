@@ -16,8 +16,10 @@
 //
 // Frames are handed out as views into the receive buffer, with no copy, as long as a frame lies in one
 // buffer (a payload's view is always preceded, in the same buffer, by its length prefix: a caller may look at
-// the whole frame, prefix included, by stepping back over the prefix); frames split across receives are reassembled (a frame larger than a pool buffer goes to a heap block
-// of exactly its size, allocated once its header is read). Many frames that arrived together are handed out
+// the whole frame, prefix included, by stepping back over the prefix); frames split across receives are reassembled (a frame larger than a pool buffer goes to a heap block that
+// grows with the bytes that really arrived, at most doubling per receive up to the frame's size, so a declared
+// length alone pins no memory; the block never grows past its frame, so no later bytes share it and it goes
+// back as soon as the frame is consumed). Many frames that arrived together are handed out
 // without a syscall each. A declared length above options.max_frame_size fails with Errc::frame_too_large
 // (condition std::errc::message_size) before anything of that size is allocated; a zero-length frame is
 // a frame (an empty view) unless options.allow_empty_frames is false (then Errc::empty_frame). The end of the
@@ -34,6 +36,7 @@
 // reader during async_next_batch, abandons the receive in flight.
 #pragma once
 
+#include <algorithm>
 #include <cassert>
 #include <coroutine>
 #include <cstddef>
@@ -155,6 +158,15 @@ class FrameReader {
   // Starts a call: what the previous call handed out is no longer looked at.
   void begin_call() noexcept { in_.release_if_empty(); }
 
+  // How many bytes the buffer should be able to hold for the next receive. The frame at the front needs
+  // needed_, but its length is only what the peer declared: growing to it at once would let 4 bytes of
+  // header pin max_frame_size of memory per connection. So the buffer at most doubles per receive (from one
+  // pool buffer), and what it holds stays within twice the bytes that really arrived; a large frame costs
+  // log2(size / unit) copies, O(size) in all.
+  std::size_t receive_target() const noexcept {
+    return std::min(needed_, std::max(in_.unit(), 2 * in_.size()));
+  }
+
   // What the buffer answers now, without I/O. On frame, `frame` is the payload (not yet consumed).
   Answer answer(ConstBytes& frame, std::error_code& ec) noexcept {
     if (failure_) {
@@ -206,7 +218,7 @@ class FrameReader {
         return detail::start_awaiter(op, resumer_.handle());
       }
     }
-    MutableBytes room = in_.space_for(needed_);
+    MutableBytes room = in_.space_for(receive_target());
     receiving_ = Receiving::into_buffer;
     auto& op = io_.template emplace<RecvAwaiter>([&] { return stream_->recv(room); });
     return detail::start_awaiter(op, resumer_.handle());

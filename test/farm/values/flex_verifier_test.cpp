@@ -3,6 +3,7 @@
 // can be walked by every reader without crashing (checked here on many mutated buffers).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <map>
@@ -53,6 +54,44 @@ TEST(FlexVerifierTest, AcceptsWhatBuildersWrite) {
   EXPECT_FALSE(verify(encode_value(std::vector<int>{})));
   EXPECT_FALSE(verify(encode_value(std::map<std::string, int>{})));
   EXPECT_FALSE(verify(encode_value(std::vector<std::byte>(1 << 20))));
+}
+
+// A map {"k1": 1, "k2": 2, "k3": 3} with the bytes of key `from` overwritten by `to` (same length): the builder
+// sorted the key vector by the old names, so the new ones may be out of order or repeated.
+std::vector<std::uint8_t> map_with_key_renamed(std::string_view from, std::string_view to) {
+  flexbuffers::Builder b;
+  b.Map([&] {
+    b.Int("k1", 1);
+    b.Int("k2", 2);
+    b.Int("k3", 3);
+  });
+  b.Finish();
+  std::vector<std::uint8_t> bytes = b.GetBuffer();
+  std::string key(from);
+  key.push_back('\0');
+  auto at = std::search(bytes.begin(), bytes.end(), key.begin(), key.end());
+  EXPECT_NE(at, bytes.end());
+  std::copy(to.begin(), to.end(), at);
+  return bytes;
+}
+
+// Readers look fields up by binary search (find_field), so a map whose keys are unsorted or repeated would make
+// a present field read as missing, or pick one of two values: the verifier refuses both, with their own error.
+TEST(FlexVerifierTest, RefusesMapKeysUnsortedOrRepeated) {
+  EXPECT_FALSE(verify(map_with_key_renamed("k1", "k0"))) << "still ascending: fine";
+  const auto unsorted = map_with_key_renamed("k1", "k9");  // k9, k2, k3
+  EXPECT_EQ(verify(unsorted), FarmErrc::value_keys_unordered);
+  EXPECT_EQ(verify(unsorted), std::errc::bad_message);
+  EXPECT_NE(make_error_code(FarmErrc::value_keys_unordered).message().find("ascending"), std::string::npos);
+  // What went wrong before: the binary search misses k9 although the map holds it.
+  auto map = flexbuffers::GetRoot(unsorted.data(), unsorted.size()).AsMap();
+  EXPECT_FALSE(find_field(map, "k9").has_value());
+  const auto repeated = map_with_key_renamed("k2", "k3");  // k1, k3, k3
+  EXPECT_EQ(verify(repeated), FarmErrc::value_keys_unordered);
+  // A conversion refuses it too, with the reason.
+  auto decoded = decode_value<std::map<std::string, std::int64_t>>(as_const_bytes(repeated));
+  ASSERT_FALSE(decoded);
+  EXPECT_NE(decoded.error().message().find("ascending"), std::string::npos) << decoded.error().message();
 }
 
 TEST(FlexVerifierTest, RefusesBuffersTooShortToHoldARoot) {

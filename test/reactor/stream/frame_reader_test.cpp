@@ -142,6 +142,44 @@ TEST(FrameReaderTest, MaxSizeIsAcceptedAndOneMoreIsRefusedBeforeAllocating) {
   }
 }
 
+// A declared length is only a claim: the buffer grows with the bytes that really arrived (at most doubling per
+// receive), so a header announcing 1 MiB followed by 1,000 bytes never costs a 1 MiB allocation.
+TEST(FrameReaderTest, ADeclaredLengthAloneAllocatesNothingOfItsSize) {
+  constexpr std::size_t kMax = 1 << 20;
+  for (bool pooled : {false, true}) {
+    std::string input = frame_with_length(kMax) + pattern(1000, 7);
+    AllocationCounter counter;
+    std::error_code error;
+    std::vector<std::string> got;
+    if (pooled) {
+      MemoryFrames<true> f(input, Splits::random(100, 5), {.max_frame_size = kMax});
+      got = run_now(read_all(f.reader, &error));
+    } else {
+      MemoryFrames<false> f(input, Splits::random(100, 5), {.max_frame_size = kMax});
+      got = run_now(read_all(f.reader, &error));
+    }
+    EXPECT_TRUE(got.empty());
+    EXPECT_EQ(error, Errc::truncated_frame);
+    EXPECT_LE(counter.largest(), std::size_t{4096}) << "pooled " << pooled << ": at most twice what arrived";
+  }
+}
+
+// A large frame that does arrive in full is still delivered whole, however it is split, in a buffer that grew to
+// the frame's size and no further.
+TEST(FrameReaderTest, ALargeFrameGrowsItsBufferAsItArrives) {
+  constexpr std::size_t kSize = 3 << 20;
+  std::string payload = pattern(kSize, 9);
+  MemoryFrames<false> f(frame(payload) + frame("after"), Splits::random(70'000, 11), {.max_frame_size = kSize});
+  AllocationCounter counter;
+  std::error_code error;
+  auto got = run_now(read_all(f.reader, &error));
+  EXPECT_FALSE(error) << error.message();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_TRUE(got[0] == payload);
+  EXPECT_EQ(got[1], "after");
+  EXPECT_LE(counter.largest(), kSize + 4) << "never more than the frame itself";
+}
+
 TEST(FrameReaderTest, ZeroLengthFramesFollowThePolicy) {
   std::string input = frame("a") + frame("") + frame("b");
   {
