@@ -20,6 +20,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -81,8 +82,9 @@ class Kernel {
   Future<T> future_with(const TaskPolicy& policy, std::string_view task, const A&... args) {
     Promise<T> promise;
     Future<T> f = promise.future();
-    submit_one(make_record(task, encode_args(args...), policy,
-                           std::make_shared<detail::FutureSink<T>>(std::move(promise), std::string(task)), 0));
+    auto sink = std::make_shared<detail::FutureSink<T>>(promise, std::string(task));
+    promise.on_cancel(canceller(sink));
+    submit_one(make_record(task, encode_args(args...), policy, std::move(sink), 0));
     return f;
   }
 
@@ -90,8 +92,9 @@ class Kernel {
   Future<TaskResult> future_encoded(std::string_view task, std::vector<std::uint8_t> args, const TaskPolicy& policy) {
     Promise<TaskResult> promise;
     Future<TaskResult> f = promise.future();
-    submit_one(make_record(task, std::move(args), policy,
-                           std::make_shared<detail::FutureSink<TaskResult>>(std::move(promise), std::string(task)), 0));
+    auto sink = std::make_shared<detail::FutureSink<TaskResult>>(promise, std::string(task));
+    promise.on_cancel(canceller(sink));
+    submit_one(make_record(task, std::move(args), policy, std::move(sink), 0));
     return f;
   }
 
@@ -138,6 +141,9 @@ class Kernel {
   void submit_one(TaskRecord record);
   void submit_many(std::vector<TaskRecord> records);
   std::error_code try_submit_one(TaskRecord& record);
+  // What Future::cancel() calls for the task whose sink this is (KernelCore::cancel on the engine thread; a
+  // no-op returning false once the kernel closed). Usable from any thread.
+  std::function<bool()> canceller(std::weak_ptr<ResultSink> sink) const;
 
  private:
   explicit Kernel(std::unique_ptr<detail::Engine> engine) noexcept;

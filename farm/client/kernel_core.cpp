@@ -80,6 +80,20 @@ void KernelCore::broadcast(TaskRecord prototype) {
   request_dispatch();
 }
 
+bool KernelCore::cancel(const ResultSink* sink) {
+  CancelOutcome found = table_.cancel(sink);
+  if (found.where == CancelOutcome::Where::nowhere) return false;
+  if (found.where == CancelOutcome::Where::pending) {
+    publish_unsent();
+    return true;
+  }
+  if (found.connection < connections_.size() && connections_[found.connection]->queue_cancel(found.id)) {
+    ++cancels_sent_;
+    request_dispatch();  // flushes it with whatever else this turn queues
+  }
+  return true;
+}
+
 void KernelCore::load_module(ModuleShipment shipment) {
   if (stopping_) {
     modules_.add(std::move(shipment));
@@ -126,6 +140,9 @@ KernelStats KernelCore::stats() const {
   s.completed = table_.counters().completed;
   s.resubmitted = table_.counters().resubmitted;
   s.dropped_answers = table_.counters().dropped_answers;
+  s.cancelled = table_.counters().cancelled;
+  s.cancels_sent = cancels_sent_;
+  s.answers_after_cancel = table_.counters().answers_after_cancel;
   for (const auto& c : connections_) {
     s.sessions += c->sessions();
     s.sends += c->sends_started();
@@ -147,9 +164,9 @@ void KernelCore::on_ready(ClientConnection& connection) {
 
 void KernelCore::on_answer(ClientConnection& connection, std::uint64_t task_id, RemoteResult answer) {
   connection.task_answered();
+  request_dispatch();  // window space freed, whatever the answer was
   std::optional<TaskRecord> record = table_.complete(task_id);
-  if (!record) return;  // late (its connection was declared dead and it was resubmitted) or a duplicate
-  request_dispatch();
+  if (!record) return;  // late (its connection was declared dead and it was resubmitted), a duplicate, or cancelled
   if (!answer && answer.error().kind == FailureKind::overloaded && !record->broadcast) {
     // The one failure that guarantees the task did not start (PROTOCOL.md section 7): try again.
     table_.add_pending(std::move(*record));

@@ -34,8 +34,35 @@ std::optional<TaskRecord> TaskTable::complete(std::uint64_t id) {
     ++counters_.dropped_answers;
     return std::nullopt;
   }
+  if (node.mapped().cancelled) {
+    ++counters_.answers_after_cancel;
+    return std::nullopt;
+  }
   ++counters_.completed;
   return std::move(node.mapped());
+}
+
+CancelOutcome TaskTable::cancel(const ResultSink* sink) {
+  if (sink == nullptr) return {};
+  auto answer = [](TaskRecord& r) {
+    r.finish(std::unexpected(RemoteFailure{FailureKind::cancelled, "cancelled by the client", r.task}));
+  };
+  for (auto it = pending_.begin(); it != pending_.end(); ++it) {
+    if (it->sink.get() != sink) continue;
+    TaskRecord r = std::move(*it);
+    pending_.erase(it);
+    ++counters_.cancelled;
+    answer(r);
+    return {.where = CancelOutcome::Where::pending};
+  }
+  for (auto& [id, r] : in_flight_) {
+    if (r.sink.get() != sink || r.cancelled) continue;
+    r.cancelled = true;
+    ++counters_.cancelled;
+    answer(r);  // resets r.sink: a second cancel finds nothing
+    return {.where = CancelOutcome::Where::in_flight, .id = id, .connection = r.connection};
+  }
+  return {};
 }
 
 std::size_t TaskTable::requeue(ConnectionId connection, Clock::time_point now,
@@ -54,7 +81,9 @@ std::size_t TaskTable::requeue(ConnectionId connection, Clock::time_point now,
   std::size_t back = 0;
   for (auto it = lost.rbegin(); it != lost.rend(); ++it) {
     TaskRecord& r = *it;
-    if (r.broadcast) {
+    if (r.cancelled) {
+      continue;  // already answered; nobody waits for it
+    } else if (r.broadcast) {
       on_failed(r, {FailureKind::server_error, "the connection to the server was lost before it answered", r.task});
     } else if (now >= r.fail_at) {
       on_failed(r, {FailureKind::deadline_exceeded,

@@ -64,6 +64,9 @@ struct TaskRecord {
   ConnectionId connection = kNoConnection;
   // A broadcast copy is bound to one connection: it never moves elsewhere, it fails with that connection.
   bool broadcast = false;
+  // Cancelled while in flight: its sink already heard `cancelled`; it stays in flight only until its server's
+  // answer (Failure{cancelled}, or a Result that was first) arrives, which is then dropped and counted.
+  bool cancelled = false;
 
   // Hands the answer to the sink (the record is done after this).
   void finish(RemoteResult result) {
@@ -77,6 +80,15 @@ struct TaskTableCounters {
   std::uint64_t completed = 0;
   std::uint64_t resubmitted = 0;      // attempts moved from a lost connection to the pending queue
   std::uint64_t dropped_answers = 0;  // answers with no task in flight under their id (late or duplicate)
+  std::uint64_t cancelled = 0;             // tasks answered `cancelled` by cancel()
+  std::uint64_t answers_after_cancel = 0;  // server answers that arrived for a task already cancelled, dropped
+};
+
+// What cancel() found.
+struct CancelOutcome {
+  enum class Where { nowhere, pending, in_flight } where = Where::nowhere;
+  std::uint64_t id = 0;  // in_flight: the wire id to name in a Cancel frame
+  ConnectionId connection = kNoConnection;
 };
 
 class TaskTable {
@@ -91,8 +103,13 @@ class TaskTable {
   // A record (a broadcast copy) straight into flight on connection.
   TaskRecord& start(TaskRecord record, ConnectionId connection);
 
-  // The record in flight under id, removed; nullopt (and counted) if there is none.
+  // The record in flight under id, removed; nullopt (and counted) if there is none, or if it was cancelled.
   std::optional<TaskRecord> complete(std::uint64_t id);
+
+  // The task whose sink is `sink`, answered `cancelled` now (its sink hears it at once). A pending task is gone
+  // without a trace; one in flight stays there, marked, until its server answers (the caller may send a Cancel for
+  // outcome.id). nowhere: it was already answered (the answer won). Linear in the tasks held: cancels are rare.
+  CancelOutcome cancel(const ResultSink* sink);
 
   // The connection is lost: each of its records goes back to the front of the pending queue (resubmitted first,
   // in their order), or, if it is a broadcast copy, its policy's deadline passed or its attempts are used up,
