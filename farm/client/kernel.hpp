@@ -26,6 +26,7 @@
 #include <string_view>
 #include <vector>
 
+#include "farm/client/attached_kernel.hpp"
 #include "farm/client/encode_args.hpp"
 #include "farm/client/future.hpp"
 #include "farm/client/kernel_core.hpp"
@@ -65,6 +66,11 @@ class Kernel {
   // Starts the engine thread and a connection to every server in options.servers (none need be up yet).
   // Fails on a server spec that does not parse, or if the engine's reactor cannot start.
   static Result<Kernel> start(KernelOptions options);
+  // The kernel on the caller's reactor instead (attached_kernel.hpp): awaitable calls, no engine thread. For the
+  // reactor's thread only; options.backend is the reactor's own.
+  //     auto kernel = Kernel::attach(reactor, options);
+  //     std::expected<std::int64_t, RemoteFailure> n = co_await kernel->submit<std::int64_t>("add", 1, 2);
+  static Result<AttachedKernel> attach(Reactor& reactor, KernelOptions options);
 
   Kernel(Kernel&&) noexcept;
   Kernel& operator=(Kernel&&) noexcept;
