@@ -70,6 +70,13 @@ class RemoteCall {
  public:
   RemoteCall(std::shared_ptr<detail::CallState<T>> state, std::weak_ptr<ResultSink> sink, KernelCore* core)
       : state_(std::move(state)), sink_(std::move(sink)), core_(core) {}
+  // Move-only: the awaiting coroutine is recorded in the shared state, and a call destroyed while awaited (its
+  // coroutine destroyed) must unhook it so that the answer resumes nothing.
+  RemoteCall(RemoteCall&&) noexcept = default;
+  RemoteCall& operator=(RemoteCall&&) noexcept = default;
+  ~RemoteCall() {
+    if (state_) state_->waiter = {};
+  }
 
   bool ready() const noexcept { return state_->value.has_value(); }
   // Answered `cancelled` now unless its answer came first (false then); see KernelCore::cancel.

@@ -28,7 +28,7 @@ struct CancelPort {
 
   bool request(const std::weak_ptr<ResultSink>& sink) {
     std::unique_lock lock(mutex);
-    if (reactor == nullptr || sink.expired()) return false;  // expired: its record finished
+    if (reactor == nullptr || sink.expired()) return false;  // expired: a Future's record finished
     if (std::this_thread::get_id() == engine_thread) {
       KernelCore* c = core;
       lock.unlock();  // the sink's continuations may cancel other futures

@@ -81,17 +81,16 @@ void KernelCore::broadcast(TaskRecord prototype) {
 }
 
 bool KernelCore::cancel(const ResultSink* sink) {
-  CancelOutcome found = table_.cancel(sink);
-  if (found.where == CancelOutcome::Where::nowhere) return false;
-  if (found.where == CancelOutcome::Where::pending) {
-    publish_unsent();
-    return true;
-  }
-  if (found.connection < connections_.size() && connections_[found.connection]->queue_cancel(found.id)) {
-    ++cancels_sent_;
-    request_dispatch();  // flushes it with whatever else this turn queues
-  }
-  return true;
+  bool sent = false;
+  std::size_t n = table_.cancel(sink, [&](std::uint64_t id, ConnectionId connection) {
+    if (connection < connections_.size() && connections_[connection]->queue_cancel(id)) {
+      ++cancels_sent_;
+      sent = true;
+    }
+  });
+  if (sent) request_dispatch();  // flushes the Cancel frames with whatever else this turn queues
+  if (n > 0) publish_unsent();
+  return n > 0;
 }
 
 void KernelCore::load_module(ModuleShipment shipment) {

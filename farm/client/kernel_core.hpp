@@ -63,10 +63,10 @@ class KernelCore final : public ConnectionEvents {
   // the sink hears fanned_out(tag, n) first, then n answers.
   void broadcast(TaskRecord prototype);
 
-  // Cancels the task whose sink is `sink` (a Future's): answered `cancelled` at once if it had no answer yet. A
-  // task not yet sent never touches the wire; one in flight is named in a Cancel frame if its server granted
-  // `cancel`, and whatever that server answers later is dropped (KernelStats::answers_after_cancel). False if
-  // the task was already answered (or is unknown).
+  // Cancels the unanswered tasks whose sink is `sink` (a Future's one task, a Channel's all): each is answered
+  // `cancelled` at once. A task not yet sent never touches the wire; one in flight is named in a Cancel frame if
+  // its server granted `cancel`, and whatever that server answers later is dropped
+  // (KernelStats::answers_after_cancel). False if there was none (every answer came first).
   bool cancel(const ResultSink* sink);
 
   // Sends a module to every server ready once the servers settle, and to every server that becomes ready later;

@@ -42,27 +42,34 @@ std::optional<TaskRecord> TaskTable::complete(std::uint64_t id) {
   return std::move(node.mapped());
 }
 
-CancelOutcome TaskTable::cancel(const ResultSink* sink) {
-  if (sink == nullptr) return {};
-  auto answer = [](TaskRecord& r) {
-    r.finish(std::unexpected(RemoteFailure{FailureKind::cancelled, "cancelled by the client", r.task}));
-  };
-  for (auto it = pending_.begin(); it != pending_.end(); ++it) {
-    if (it->sink.get() != sink) continue;
-    TaskRecord r = std::move(*it);
-    pending_.erase(it);
-    ++counters_.cancelled;
-    answer(r);
-    return {.where = CancelOutcome::Where::pending};
+std::size_t TaskTable::cancel(const ResultSink* sink,
+                              const std::function<void(std::uint64_t, ConnectionId)>& in_flight) {
+  if (sink == nullptr) return 0;
+  std::vector<TaskRecord> answered;  // finished after both sweeps
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (it->sink.get() == sink) {
+      answered.push_back(std::move(*it));
+      it = pending_.erase(it);
+    } else {
+      ++it;
+    }
   }
+  std::vector<std::pair<std::uint64_t, ConnectionId>> sent;
   for (auto& [id, r] : in_flight_) {
     if (r.sink.get() != sink || r.cancelled) continue;
     r.cancelled = true;
-    ++counters_.cancelled;
-    answer(r);  // resets r.sink: a second cancel finds nothing
-    return {.where = CancelOutcome::Where::in_flight, .id = id, .connection = r.connection};
+    TaskRecord answer;  // the record stays in flight without its sink: a second cancel finds nothing
+    answer.task = r.task;
+    answer.tag = r.tag;
+    answer.sink = std::move(r.sink);
+    answered.push_back(std::move(answer));
+    sent.emplace_back(id, r.connection);
   }
-  return {};
+  counters_.cancelled += answered.size();
+  for (auto& [id, connection] : sent) in_flight(id, connection);
+  for (TaskRecord& r : answered)
+    r.finish(std::unexpected(RemoteFailure{FailureKind::cancelled, "cancelled by the client", r.task}));
+  return answered.size();
 }
 
 std::size_t TaskTable::requeue(ConnectionId connection, Clock::time_point now,

@@ -84,12 +84,6 @@ struct TaskTableCounters {
   std::uint64_t answers_after_cancel = 0;  // server answers that arrived for a task already cancelled, dropped
 };
 
-// What cancel() found.
-struct CancelOutcome {
-  enum class Where { nowhere, pending, in_flight } where = Where::nowhere;
-  std::uint64_t id = 0;  // in_flight: the wire id to name in a Cancel frame
-  ConnectionId connection = kNoConnection;
-};
 
 class TaskTable {
  public:
@@ -106,10 +100,13 @@ class TaskTable {
   // The record in flight under id, removed; nullopt (and counted) if there is none, or if it was cancelled.
   std::optional<TaskRecord> complete(std::uint64_t id);
 
-  // The task whose sink is `sink`, answered `cancelled` now (its sink hears it at once). A pending task is gone
-  // without a trace; one in flight stays there, marked, until its server answers (the caller may send a Cancel for
-  // outcome.id). nowhere: it was already answered (the answer won). Linear in the tasks held: cancels are rare.
-  CancelOutcome cancel(const ResultSink* sink);
+  // Every unanswered task whose sink is `sink` (a Future's one task; a Channel's all), answered `cancelled` now:
+  // a pending one is gone without a trace; one in flight stays there, marked, until its server answers, and
+  // in_flight(id, connection) hears it (the caller may send a Cancel). Returns how many; 0: every answer came
+  // first. The sinks hear `cancelled` after the table is consistent (a sink's continuation may call in again).
+  // Linear in the tasks held: cancels are rare.
+  std::size_t cancel(const ResultSink* sink,
+                     const std::function<void(std::uint64_t id, ConnectionId connection)>& in_flight);
 
   // The connection is lost: each of its records goes back to the front of the pending queue (resubmitted first,
   // in their order), or, if it is a broadcast copy, its policy's deadline passed or its attempts are used up,

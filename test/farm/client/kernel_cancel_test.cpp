@@ -1,4 +1,4 @@
-// Future::cancel on both backends: against FakeFarmServer (which reads Cancel frames and counts them but still
+// Future::cancel and Channel::cancel on both backends: against FakeFarmServer (which reads Cancel frames and counts them but still
 // answers, so the late Result must be dropped), with and without the `cancel` feature granted, a task cancelled
 // before it was sent, an answer that beats the cancel; and against a real farm-server with one worker, where a
 // queued task cancelled behind a long sleep_ms is answered `cancelled` by the server and never runs.
@@ -7,6 +7,7 @@
 #include <functional>
 #include <thread>
 
+#include "farm/client/channel.hpp"
 #include "farm/client/kernel.hpp"
 #include "test/farm/client/fake_farm_server.hpp"
 #include "test/farm/client/farm_server_process.hpp"
@@ -124,6 +125,28 @@ TEST_P(KernelCancelTest, CancelAfterTheKernelClosedIsANoOp) {
   }();
   expect_cancelled(f);  // the kernel closed
   EXPECT_FALSE(f.cancel());
+}
+
+TEST_P(KernelCancelTest, ChannelCancelAnswersEveryOutstandingTaskCancelled) {
+  auto s = fake();
+  Kernel kernel = start({s->spec()});
+  Channel channel(kernel);
+  EXPECT_FALSE(channel.cancel());  // nothing outstanding
+  for (int i = 0; i < 3; ++i) channel.submit("sleep_ms", 300);
+  ASSERT_TRUE(eventually([&] { return kernel.stats().in_flight == 3; }));
+  EXPECT_TRUE(channel.cancel());
+  for (int i = 0; i < 3; ++i) {
+    auto r = channel.try_receive_outcome(5s);
+    ASSERT_TRUE(r);
+    ASSERT_FALSE(r->has_value());
+    EXPECT_EQ(r->error().kind, FailureKind::cancelled);
+  }
+  EXPECT_EQ(channel.outstanding(), 0u);
+  ASSERT_TRUE(eventually([&] { return s->cancels() == 3; }));
+  ASSERT_TRUE(eventually([&] { return kernel.stats().answers_after_cancel == 3; }));
+  EXPECT_EQ(channel.outstanding(), 0u);
+  channel.submit("add", 1, 2);  // a late Result (null) that leaked into the channel would come out first
+  EXPECT_EQ(channel.receive_result().as<std::int64_t>().value(), 3);
 }
 
 // lparallel's kill-tasks on lfarm's server: one worker busy with a long sleep, a second task queued behind it and
