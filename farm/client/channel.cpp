@@ -91,6 +91,8 @@ std::optional<TaskResult> Channel::try_receive_result(Duration timeout) {
   return value_or_throw(std::move(*r));
 }
 
+bool Channel::cancel() { return sink_->outstanding() > 0 && kernel_->canceller(sink_)(); }
+
 std::size_t Channel::outstanding() const { return sink_->outstanding(); }
 
 }  // namespace rfarm::farm

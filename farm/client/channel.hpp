@@ -72,6 +72,15 @@ class Channel {
   RemoteResult receive_outcome();
   std::optional<RemoteResult> try_receive_outcome(Duration timeout);
 
+  // lparallel's kill-tasks for this channel: every task submitted here and not yet answered is answered
+  // `cancelled` (each arrives through receive_outcome like any answer), and its server is sent a Cancel if it
+  // granted the feature; future.cancel() explains the rest. True if the request was made; false if nothing is
+  // outstanding or the kernel closed (answers that come first still win). Tasks still blocked in
+  // submit (backpressure) on another thread are not yet the kernel's and are not cancelled.
+  //     channel.cancel();
+  //     while (channel.outstanding() > 0) channel.receive_outcome();   // the cancelled ones, and any that won
+  bool cancel();
+
   // Submitted and not yet received.
   std::size_t outstanding() const;
 

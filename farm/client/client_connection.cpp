@@ -350,6 +350,11 @@ std::error_code ClientConnection::queue_module(std::uint64_t transfer_id, std::s
   return encoder_.module_transfer(out_, {.transfer_id = transfer_id, .name = name, .sha256 = sha256, .bytes = bytes});
 }
 
+bool ClientConnection::queue_cancel(std::uint64_t id) {
+  if (state_ != State::ready || (features_ & feature_bit(wire::Feature::cancel)) == 0) return false;
+  return !encoder_.cancel(out_, id);
+}
+
 void ClientConnection::queue_end_server(std::string_view reason) { encoder_.end_server(out_, reason); }
 
 void ClientConnection::flush() {

@@ -98,6 +98,9 @@ class ClientConnection {
   // Appends a ModuleTransfer frame; an error if it does not fit in one frame.
   std::error_code queue_module(std::uint64_t transfer_id, std::string_view name, std::string_view sha256,
                                std::span<const std::byte> bytes);
+  // Appends a Cancel frame for the task in flight here under id, if this session's Welcome granted `cancel` (a
+  // server that did not grant it ignores Cancel: PROTOCOL.md section 3); false if not sent.
+  bool queue_cancel(std::uint64_t id);
   // Appends an EndServer frame.
   void queue_end_server(std::string_view reason);
   // Hands what was queued in this turn to the SendQueue.

@@ -7,6 +7,8 @@
 //     int v = f.force();                                    // 42; a failure throws TaskExecutionError
 //     Future<int> g = kernel.future<std::int64_t>("add", 1, 2).then([](std::int64_t n) { return n * 2; });
 //     if (g.wait_for(1s)) std::expected<..., RemoteFailure> r = g.wait();
+//     Future<Null> s = kernel.future<Null>("sleep_ms", 60'000);
+//     s.cancel();                                            // s.wait() -> RemoteFailure{kind: cancelled}
 //
 // A remote future (Kernel::future) is fulfilled on the kernel's loop thread; continuations registered with then()
 // run there (or at once, on the caller's thread, if it is already fulfilled): keep them short and non-blocking.
@@ -39,6 +41,8 @@ struct FutureState {
   std::condition_variable ready;
   std::optional<std::expected<T, RemoteFailure>> value;
   std::vector<std::function<void()>> continuations;
+  // Asks the future's producer (the kernel) to cancel; set once, before the future is handed out.
+  std::function<bool()> canceller;
 
   // False if it was already set.
   bool set(std::expected<T, RemoteFailure> v) {
@@ -67,6 +71,8 @@ class Promise {
   bool fail(RemoteFailure failure) { return state_->set(std::unexpected(std::move(failure))); }
   bool set(std::expected<T, RemoteFailure> value) { return state_->set(std::move(value)); }
   Future<T> future() const { return Future<T>(state_); }
+  // What Future::cancel() calls (a remote future's: Kernel sets it); call before handing out the future.
+  void on_cancel(std::function<bool()> canceller) { state_->canceller = std::move(canceller); }
 
  private:
   std::shared_ptr<detail::FutureState<T>> state_;
@@ -94,6 +100,20 @@ class Future {
   bool wait_for(std::chrono::duration<Rep, Period> timeout) const {
     std::unique_lock lock(state_->mutex);
     return state_->ready.wait_for(lock, timeout, [&] { return state_->value.has_value(); });
+  }
+  // Asks for the task behind this future to be cancelled: true if the request was made (a remote future not yet
+  // fulfilled). Its kernel answers it `cancelled` at once unless its answer arrived first (whichever comes first
+  // wins; the loser is dropped), and tells its server (a Cancel frame, to a server that granted `cancel`) if it
+  // was sent; a task not yet sent never reaches the wire. A future of a Promise, or of then(), has nothing to
+  // cancel: false. From the kernel's thread (Kernel::start) the answer arrives on a later loop turn: wait() it.
+  bool cancel() const {
+    std::function<bool()> canceller;
+    {
+      std::lock_guard lock(state_->mutex);
+      if (state_->value || !state_->canceller) return false;
+      canceller = state_->canceller;
+    }
+    return canceller();
   }
   // lparallel's fulfilledp.
   bool fulfilled() const {

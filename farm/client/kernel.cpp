@@ -18,6 +18,30 @@ namespace rfarm::farm {
 
 namespace detail {
 
+// How a Future reaches the engine to cancel its task: outlives the engine (a future may outlive its kernel);
+// close() unhooks it first.
+struct CancelPort {
+  std::mutex mutex;
+  Reactor* reactor = nullptr;  // null before start and after close
+  KernelCore* core = nullptr;
+  std::thread::id engine_thread{};
+
+  bool request(const std::weak_ptr<ResultSink>& sink) {
+    std::unique_lock lock(mutex);
+    if (reactor == nullptr || sink.expired()) return false;  // expired: a Future's record finished
+    if (std::this_thread::get_id() == engine_thread) {
+      KernelCore* c = core;
+      lock.unlock();  // the sink's continuations may cancel other futures
+      auto strong = sink.lock();
+      return strong && c->cancel(strong.get());
+    }
+    reactor->post([c = core, sink] {
+      if (auto strong = sink.lock()) c->cancel(strong.get());  // held: its address names it while cancel looks
+    });
+    return true;
+  }
+};
+
 // The engine thread: a reactor, the KernelCore on it, and the inbox other threads fill.
 struct Engine {
   KernelOptions options;
@@ -25,6 +49,7 @@ struct Engine {
   Reactor* reactor = nullptr;  // owned by the thread
   KernelCore* core = nullptr;  // likewise
   const std::atomic<std::size_t>* ready = nullptr;
+  std::shared_ptr<CancelPort> cancel_port = std::make_shared<CancelPort>();
 
   std::mutex inbox_mutex;
   std::condition_variable space;  // a producer waits here while unsent tasks are at the bound
@@ -61,6 +86,12 @@ struct Engine {
     reactor = owned.get();
     core = core_owned.get();
     ready = &core->ready_counter();
+    {
+      std::lock_guard lock(cancel_port->mutex);
+      cancel_port->reactor = reactor;
+      cancel_port->core = core;
+      cancel_port->engine_thread = engine_thread;
+    }
     started.set_value({});
     owned->run();
     core_owned.reset();  // connections (sockets, timers) before their reactor
@@ -173,6 +204,11 @@ struct Engine {
       if (closed) return;
       closed = true;
       space.notify_all();  // blocked producers: their tasks fail (cancelled)
+    }
+    {
+      std::lock_guard lock(cancel_port->mutex);  // cancels posted before this run before the shutdown below
+      cancel_port->reactor = nullptr;
+      cancel_port->core = nullptr;
     }
     if (thread.joinable()) {
       reactor->post([this] {
@@ -297,6 +333,10 @@ void Kernel::submit_one(TaskRecord record) {
 void Kernel::submit_many(std::vector<TaskRecord> records) { engine_->enqueue(std::move(records)); }
 
 std::error_code Kernel::try_submit_one(TaskRecord& record) { return engine_->try_enqueue(record); }
+
+std::function<bool()> Kernel::canceller(std::weak_ptr<ResultSink> sink) const {
+  return [port = engine_->cancel_port, sink = std::move(sink)] { return port->request(sink); };
+}
 
 std::vector<RemoteResult> Kernel::broadcast_encoded(std::string_view task, std::vector<std::uint8_t> args) {
   auto sink = std::make_shared<detail::BroadcastSink>();

@@ -20,11 +20,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "farm/client/attached_kernel.hpp"
 #include "farm/client/encode_args.hpp"
 #include "farm/client/future.hpp"
 #include "farm/client/kernel_core.hpp"
@@ -64,6 +66,11 @@ class Kernel {
   // Starts the engine thread and a connection to every server in options.servers (none need be up yet).
   // Fails on a server spec that does not parse, or if the engine's reactor cannot start.
   static Result<Kernel> start(KernelOptions options);
+  // The kernel on the caller's reactor instead (attached_kernel.hpp): awaitable calls, no engine thread. For the
+  // reactor's thread only; options.backend is the reactor's own.
+  //     auto kernel = Kernel::attach(reactor, options);
+  //     std::expected<std::int64_t, RemoteFailure> n = co_await kernel->submit<std::int64_t>("add", 1, 2);
+  static Result<AttachedKernel> attach(Reactor& reactor, KernelOptions options);
 
   Kernel(Kernel&&) noexcept;
   Kernel& operator=(Kernel&&) noexcept;
@@ -81,8 +88,9 @@ class Kernel {
   Future<T> future_with(const TaskPolicy& policy, std::string_view task, const A&... args) {
     Promise<T> promise;
     Future<T> f = promise.future();
-    submit_one(make_record(task, encode_args(args...), policy,
-                           std::make_shared<detail::FutureSink<T>>(std::move(promise), std::string(task)), 0));
+    auto sink = std::make_shared<detail::FutureSink<T>>(promise, std::string(task));
+    promise.on_cancel(canceller(sink));
+    submit_one(make_record(task, encode_args(args...), policy, std::move(sink), 0));
     return f;
   }
 
@@ -90,8 +98,9 @@ class Kernel {
   Future<TaskResult> future_encoded(std::string_view task, std::vector<std::uint8_t> args, const TaskPolicy& policy) {
     Promise<TaskResult> promise;
     Future<TaskResult> f = promise.future();
-    submit_one(make_record(task, std::move(args), policy,
-                           std::make_shared<detail::FutureSink<TaskResult>>(std::move(promise), std::string(task)), 0));
+    auto sink = std::make_shared<detail::FutureSink<TaskResult>>(promise, std::string(task));
+    promise.on_cancel(canceller(sink));
+    submit_one(make_record(task, std::move(args), policy, std::move(sink), 0));
     return f;
   }
 
@@ -138,6 +147,9 @@ class Kernel {
   void submit_one(TaskRecord record);
   void submit_many(std::vector<TaskRecord> records);
   std::error_code try_submit_one(TaskRecord& record);
+  // What Future::cancel() calls for the task whose sink this is (KernelCore::cancel on the engine thread; a
+  // no-op returning false once the kernel closed). Usable from any thread.
+  std::function<bool()> canceller(std::weak_ptr<ResultSink> sink) const;
 
  private:
   explicit Kernel(std::unique_ptr<detail::Engine> engine) noexcept;

@@ -80,6 +80,19 @@ void KernelCore::broadcast(TaskRecord prototype) {
   request_dispatch();
 }
 
+bool KernelCore::cancel(const ResultSink* sink) {
+  bool sent = false;
+  std::size_t n = table_.cancel(sink, [&](std::uint64_t id, ConnectionId connection) {
+    if (connection < connections_.size() && connections_[connection]->queue_cancel(id)) {
+      ++cancels_sent_;
+      sent = true;
+    }
+  });
+  if (sent) request_dispatch();  // flushes the Cancel frames with whatever else this turn queues
+  if (n > 0) publish_unsent();
+  return n > 0;
+}
+
 void KernelCore::load_module(ModuleShipment shipment) {
   if (stopping_) {
     modules_.add(std::move(shipment));
@@ -126,6 +139,9 @@ KernelStats KernelCore::stats() const {
   s.completed = table_.counters().completed;
   s.resubmitted = table_.counters().resubmitted;
   s.dropped_answers = table_.counters().dropped_answers;
+  s.cancelled = table_.counters().cancelled;
+  s.cancels_sent = cancels_sent_;
+  s.answers_after_cancel = table_.counters().answers_after_cancel;
   for (const auto& c : connections_) {
     s.sessions += c->sessions();
     s.sends += c->sends_started();
@@ -147,9 +163,9 @@ void KernelCore::on_ready(ClientConnection& connection) {
 
 void KernelCore::on_answer(ClientConnection& connection, std::uint64_t task_id, RemoteResult answer) {
   connection.task_answered();
+  request_dispatch();  // window space freed, whatever the answer was
   std::optional<TaskRecord> record = table_.complete(task_id);
-  if (!record) return;  // late (its connection was declared dead and it was resubmitted) or a duplicate
-  request_dispatch();
+  if (!record) return;  // late (its connection was declared dead and it was resubmitted), a duplicate, or cancelled
   if (!answer && answer.error().kind == FailureKind::overloaded && !record->broadcast) {
     // The one failure that guarantees the task did not start (PROTOCOL.md section 7): try again.
     table_.add_pending(std::move(*record));

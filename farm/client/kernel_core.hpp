@@ -36,6 +36,9 @@ struct KernelStats {
   std::uint64_t completed = 0;        // answers that completed a task
   std::uint64_t resubmitted = 0;      // attempts moved from a lost connection
   std::uint64_t dropped_answers = 0;  // late or duplicate answers, dropped
+  std::uint64_t cancelled = 0;             // tasks answered `cancelled` by cancel()
+  std::uint64_t cancels_sent = 0;          // Cancel frames sent (only to servers that granted `cancel`)
+  std::uint64_t answers_after_cancel = 0;  // server answers to cancelled tasks, dropped
   std::uint64_t sessions = 0;         // handshakes that succeeded, over every connection
   std::uint64_t sends = 0;            // sends started, over every connection (frames leave in batches)
   // Kernel::stats only (the blocking facade's inbox counts too): tasks handed to the kernel and not yet sent to a
@@ -59,6 +62,12 @@ class KernelCore final : public ConnectionEvents {
   // A broadcast: one copy to every server ready when it is dispatched (it waits for the first server if none is);
   // the sink hears fanned_out(tag, n) first, then n answers.
   void broadcast(TaskRecord prototype);
+
+  // Cancels the unanswered tasks whose sink is `sink` (a Future's one task, a Channel's all): each is answered
+  // `cancelled` at once. A task not yet sent never touches the wire; one in flight is named in a Cancel frame if
+  // its server granted `cancel`, and whatever that server answers later is dropped
+  // (KernelStats::answers_after_cancel). False if there was none (every answer came first).
+  bool cancel(const ResultSink* sink);
 
   // Sends a module to every server ready once the servers settle, and to every server that becomes ready later;
   // the sink hears each server's outcome.
@@ -105,6 +114,7 @@ class KernelCore final : public ConnectionEvents {
   std::vector<TaskRecord> broadcasts_waiting_;
   ModuleShipper modules_;
   std::atomic<std::size_t> ready_{0};
+  std::uint64_t cancels_sent_ = 0;
   bool stopping_ = false;
   std::size_t closed_ = 0;
   std::function<void()> on_all_closed_;

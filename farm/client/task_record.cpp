@@ -34,8 +34,42 @@ std::optional<TaskRecord> TaskTable::complete(std::uint64_t id) {
     ++counters_.dropped_answers;
     return std::nullopt;
   }
+  if (node.mapped().cancelled) {
+    ++counters_.answers_after_cancel;
+    return std::nullopt;
+  }
   ++counters_.completed;
   return std::move(node.mapped());
+}
+
+std::size_t TaskTable::cancel(const ResultSink* sink,
+                              const std::function<void(std::uint64_t, ConnectionId)>& in_flight) {
+  if (sink == nullptr) return 0;
+  std::vector<TaskRecord> answered;  // finished after both sweeps
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (it->sink.get() == sink) {
+      answered.push_back(std::move(*it));
+      it = pending_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  std::vector<std::pair<std::uint64_t, ConnectionId>> sent;
+  for (auto& [id, r] : in_flight_) {
+    if (r.sink.get() != sink || r.cancelled) continue;
+    r.cancelled = true;
+    TaskRecord answer;  // the record stays in flight without its sink: a second cancel finds nothing
+    answer.task = r.task;
+    answer.tag = r.tag;
+    answer.sink = std::move(r.sink);
+    answered.push_back(std::move(answer));
+    sent.emplace_back(id, r.connection);
+  }
+  counters_.cancelled += answered.size();
+  for (auto& [id, connection] : sent) in_flight(id, connection);
+  for (TaskRecord& r : answered)
+    r.finish(std::unexpected(RemoteFailure{FailureKind::cancelled, "cancelled by the client", r.task}));
+  return answered.size();
 }
 
 std::size_t TaskTable::requeue(ConnectionId connection, Clock::time_point now,
@@ -54,7 +88,9 @@ std::size_t TaskTable::requeue(ConnectionId connection, Clock::time_point now,
   std::size_t back = 0;
   for (auto it = lost.rbegin(); it != lost.rend(); ++it) {
     TaskRecord& r = *it;
-    if (r.broadcast) {
+    if (r.cancelled) {
+      continue;  // already answered; nobody waits for it
+    } else if (r.broadcast) {
       on_failed(r, {FailureKind::server_error, "the connection to the server was lost before it answered", r.task});
     } else if (now >= r.fail_at) {
       on_failed(r, {FailureKind::deadline_exceeded,

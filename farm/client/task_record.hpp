@@ -64,6 +64,9 @@ struct TaskRecord {
   ConnectionId connection = kNoConnection;
   // A broadcast copy is bound to one connection: it never moves elsewhere, it fails with that connection.
   bool broadcast = false;
+  // Cancelled while in flight: its sink already heard `cancelled`; it stays in flight only until its server's
+  // answer (Failure{cancelled}, or a Result that was first) arrives, which is then dropped and counted.
+  bool cancelled = false;
 
   // Hands the answer to the sink (the record is done after this).
   void finish(RemoteResult result) {
@@ -77,7 +80,10 @@ struct TaskTableCounters {
   std::uint64_t completed = 0;
   std::uint64_t resubmitted = 0;      // attempts moved from a lost connection to the pending queue
   std::uint64_t dropped_answers = 0;  // answers with no task in flight under their id (late or duplicate)
+  std::uint64_t cancelled = 0;             // tasks answered `cancelled` by cancel()
+  std::uint64_t answers_after_cancel = 0;  // server answers that arrived for a task already cancelled, dropped
 };
+
 
 class TaskTable {
  public:
@@ -91,8 +97,16 @@ class TaskTable {
   // A record (a broadcast copy) straight into flight on connection.
   TaskRecord& start(TaskRecord record, ConnectionId connection);
 
-  // The record in flight under id, removed; nullopt (and counted) if there is none.
+  // The record in flight under id, removed; nullopt (and counted) if there is none, or if it was cancelled.
   std::optional<TaskRecord> complete(std::uint64_t id);
+
+  // Every unanswered task whose sink is `sink` (a Future's one task; a Channel's all), answered `cancelled` now:
+  // a pending one is gone without a trace; one in flight stays there, marked, until its server answers, and
+  // in_flight(id, connection) hears it (the caller may send a Cancel). Returns how many; 0: every answer came
+  // first. The sinks hear `cancelled` after the table is consistent (a sink's continuation may call in again).
+  // Linear in the tasks held: cancels are rare.
+  std::size_t cancel(const ResultSink* sink,
+                     const std::function<void(std::uint64_t id, ConnectionId connection)>& in_flight);
 
   // The connection is lost: each of its records goes back to the front of the pending queue (resubmitted first,
   // in their order), or, if it is a broadcast copy, its policy's deadline passed or its attempts are used up,

@@ -149,6 +149,8 @@ class FakeFarmServer {
           handle_submit(c, *submit);
         } else if (const auto* ping = f.as<wire::Ping>()) {
           c->encoder.pong(c->buffer, ping->nonce());
+        } else if (f.as<wire::Cancel>() != nullptr) {
+          ++cancels_;  // read, not acted on: a task's answer still comes (a Result that beats the Cancel)
         }
       }
       if (submits > max_batch_.load()) max_batch_.store(submits);
@@ -203,10 +205,13 @@ class FakeFarmServer {
   std::atomic<std::uint64_t> accepted_{0};
   std::atomic<std::uint64_t> max_batch_{0};
   std::atomic<std::uint32_t> last_deadline_ms_{~0u};
+  std::atomic<std::uint64_t> cancels_{0};
 
  public:
   // Submit.deadline_ms of the last Submit received (~0u before any).
   std::uint32_t last_deadline_ms() const { return last_deadline_ms_.load(); }
+  // Cancel frames received.
+  std::uint64_t cancels() const { return cancels_.load(); }
 };
 
 }  // namespace rfarm::farm::test

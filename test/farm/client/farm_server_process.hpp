@@ -24,9 +24,10 @@ class FarmServerProcess {
  public:
   // listen: "tcp:127.0.0.1:0" (a free port) or a fixed endpoint.
   static std::optional<FarmServerProcess> start(BackendKind backend, std::string listen = "tcp:127.0.0.1:0",
-                                                std::vector<std::string> extra = {}) {
+                                                std::vector<std::string> extra = {}, int workers = 2) {
     std::vector<std::string> argv{env_or_empty("RFARM_FARM_SERVER"), "--listen", listen, "--module",
-                                  env_or_empty("RFARM_EXAMPLE_TASKS"), "--threads", "1", "--workers", "2",
+                                  env_or_empty("RFARM_EXAMPLE_TASKS"), "--threads", "1", "--workers",
+                                  std::to_string(workers),
                                   "--backend", backend == BackendKind::uring ? "uring" : "epoll"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     auto child = rfarm::test::ChildProcess::spawn(argv);
