@@ -78,39 +78,53 @@ void SendQueue::enqueue(Chunk chunk, std::size_t size) {
   sender_->reactor().at_end_of_turn(flush_hook_);
 }
 
+void SendQueue::release_storage() noexcept {
+  std::vector<Chunk>().swap(chunks_);
+  std::vector<iovec>().swap(iovecs_);
+}
+
 void SendQueue::flush(TurnHook& hook) noexcept { static_cast<FlushHook&>(hook).queue->start_send(); }
 
 void SendQueue::start_send() noexcept {
   if (in_flight_ > 0 || chunks_.empty() || failed_ || sender_->busy()) return;
   // One sendmsg takes at most IOV_MAX buffers; the rest follow when it completes.
   in_flight_ = std::min<std::size_t>(chunks_.size(), IOV_MAX);
-  iovecs_.clear();
-  for (std::size_t i = 0; i < in_flight_; ++i) {
-    ConstBytes b = bytes_of(chunks_[i]);
-    iovecs_.push_back({const_cast<std::byte*>(b.data()), b.size()});
+  auto iovec_of = [](const Chunk& chunk) noexcept {
+    ConstBytes b = bytes_of(chunk);
+    return iovec{const_cast<std::byte*>(b.data()), b.size()};
+  };
+  std::span<iovec> gather;
+  if (in_flight_ == 1) {  // the usual case (one buffer per turn): no gather array to allocate
+    single_iovec_ = iovec_of(chunks_.front());
+    gather = {&single_iovec_, 1};
+  } else {
+    iovecs_.clear();
+    for (std::size_t i = 0; i < in_flight_; ++i) iovecs_.push_back(iovec_of(chunks_[i]));
+    gather = iovecs_;
   }
   ++sends_started_;
-  sender_->launch(iovecs_, [this](Result<std::size_t> sent) { on_sent(sent); });
+  sender_->launch(gather, [this](Result<std::size_t> sent) { on_sent(sent); });
 }
 
 void SendQueue::on_sent(Result<std::size_t> sent) noexcept {
   if (!sent) {
     failed_ = true;
-    chunks_.clear();
+    release_storage();
     in_flight_ = 0;
     queued_bytes_ = 0;
     if (on_error_) on_error_(sent.error());
     return;
   }
-  for (; in_flight_ > 0; --in_flight_) {
-    queued_bytes_ -= bytes_of(chunks_.front()).size();
-    chunks_.pop_front();
-  }
-  if (!chunks_.empty()) {
+  const auto sent_end = chunks_.begin() + static_cast<std::ptrdiff_t>(in_flight_);
+  for (auto it = chunks_.begin(); it != sent_end; ++it) queued_bytes_ -= bytes_of(*it).size();
+  in_flight_ = 0;
+  if (sent_end != chunks_.end()) {
+    chunks_.erase(chunks_.begin(), sent_end);  // what was queued during the send goes in the next one
     sender_->reactor().at_end_of_turn(flush_hook_);
-  } else if (on_drained_) {
-    on_drained_();
+    return;
   }
+  release_storage();  // an idle queue holds no heap memory
+  if (on_drained_) on_drained_();
 }
 
 }  // namespace rfarm

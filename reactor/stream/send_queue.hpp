@@ -9,9 +9,13 @@
 //
 // The queue owns its send operation: destroying the queue abandons a send in flight. Destroy the queue
 // before the stream (declare it after the stream).
+//
+// Memory: an idle queue (everything sent) holds no heap storage but its send operation: the chunk list and
+// the gather array are allocated when a turn queues something and released when the last byte has left, so
+// thousands of idle connections pay only for the object itself. A send of one chunk gathers from an iovec
+// inside the queue (no allocation).
 #pragma once
 
-#include <deque>
 #include <memory>
 #include <span>
 #include <string>
@@ -55,6 +59,7 @@ class SendQueue {
   static void flush(TurnHook& hook) noexcept;
   void start_send() noexcept;
   void on_sent(Result<std::size_t> sent) noexcept;
+  void release_storage() noexcept;
 
   // The stream's gathered send, owned by the queue (send_queue.cpp).
   struct Sender {
@@ -66,8 +71,10 @@ class SendQueue {
   struct SocketSender;
   struct TlsSender;
 
-  std::deque<Chunk> chunks_;
-  std::vector<iovec> iovecs_;
+  // Not a std::deque: libstdc++'s allocates a 512-B block and its map even while empty.
+  std::vector<Chunk> chunks_;   // queued, in order; released when everything has been sent
+  std::vector<iovec> iovecs_;   // the gather array of a send of several chunks; released with chunks_
+  iovec single_iovec_{};        // the gather array of a send of one chunk
   std::size_t in_flight_ = 0;  // chunks_ entries covered by the send in flight
   std::size_t queued_bytes_ = 0;
   std::uint64_t sends_started_ = 0;
