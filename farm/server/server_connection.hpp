@@ -91,6 +91,8 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection<S>
   void on_submit(const wire::Submit& submit);
   void on_cancel(const wire::Cancel& cancel);
   void cancel_queued_tasks() noexcept;
+  std::shared_ptr<TaskTicket> find_offloaded(std::uint64_t id) const noexcept;
+  void forget_offloaded(std::uint64_t id) noexcept;
   void on_module_transfer(const wire::ModuleTransfer& transfer);
   void on_module_installed(std::uint64_t transfer_id, const std::string& sha256,
                            OffloadResult<FarmResult<FarmServer::ModuleInstall>> done);
@@ -138,8 +140,11 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection<S>
   std::size_t in_flight_ = 0;     // tasks submitted and not yet answered
   Clock::time_point last_input_{};
   std::vector<std::byte> output_;  // answers of this turn, not yet on the send queue
-  // Offloaded tasks not yet answered, by task id (server_connection_tasks.cpp).
-  std::unordered_map<std::uint64_t, std::shared_ptr<TaskTicket>> offloaded_;
+  // Offloaded tasks not yet answered, by task id (server_connection_tasks.cpp). Made at the first offloaded task
+  // and released when the last is answered: an idle connection holds no table (an empty unordered_map that once
+  // held an entry keeps its bucket array).
+  using OffloadedTasks = std::unordered_map<std::uint64_t, std::shared_ptr<TaskTicket>>;
+  std::unique_ptr<OffloadedTasks> offloaded_;
   FrameReader<S> reader_;
   SendQueue send_;
   Timer deadline_timer_;  // handshake, then idle
