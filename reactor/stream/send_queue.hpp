@@ -46,10 +46,13 @@ class SendQueue {
   // sendmsg operations started so far (tests check that a turn's frames leave together).
   std::uint64_t sends_started() const noexcept { return sends_started_; }
 
+  // The handlers hold at most two pointers of captures (kept small: every connection carries both).
+  using ErrorHandler = InplaceFunction<void(std::error_code), 16>;
+  using DrainedHandler = InplaceFunction<void(), 16>;
   // Runs once when a send fails; whatever was queued is dropped (the connection is broken).
-  void on_error(InplaceFunction<void(std::error_code)> handler) { on_error_ = std::move(handler); }
+  void on_error(ErrorHandler handler) { on_error_ = std::move(handler); }
   // Runs each time everything queued has been sent (e.g. to half-close after the last frame).
-  void on_drained(InplaceFunction<void()> handler) { on_drained_ = std::move(handler); }
+  void on_drained(DrainedHandler handler) { on_drained_ = std::move(handler); }
 
  private:
   using Chunk = std::variant<std::string, std::vector<std::byte>, PooledBuffer>;
@@ -79,8 +82,8 @@ class SendQueue {
   std::size_t queued_bytes_ = 0;
   std::uint64_t sends_started_ = 0;
   bool failed_ = false;
-  InplaceFunction<void(std::error_code)> on_error_;
-  InplaceFunction<void()> on_drained_;
+  ErrorHandler on_error_;
+  DrainedHandler on_drained_;
   struct FlushHook : TurnHook {
     explicit FlushHook(SendQueue* q) noexcept : TurnHook(&SendQueue::flush), queue(q) {}
     SendQueue* queue;
