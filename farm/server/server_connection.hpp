@@ -110,6 +110,8 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection<S>
   void after_output_drained();
   void maybe_finish_draining();
   void arm_idle_timer();
+  bool stall_timer_armed() const noexcept { return stall_timer_ && stall_timer_->armed(); }
+  void start_stall_timer(InplaceFunction<void()> on_stall);
   void on_idle_timer();
   std::string peer_name() const;
 
@@ -148,7 +150,9 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection<S>
   FrameReader<S> reader_;
   SendQueue send_;
   Timer deadline_timer_;  // handshake, then idle
-  Timer stall_timer_;     // output not draining, or a drain taking too long
+  // Output not draining, or a drain taking too long: made when output backs up, released when it has drained
+  // (an idle connection does not carry a second Timer, 112 B).
+  std::unique_ptr<Timer> stall_timer_;
   std::optional<ConnectionGuard> guard_;  // the runtime's graceful shutdown sees this connection while open
   std::coroutine_handle<> waiter_;
   struct Hook : TurnHook {
