@@ -9,9 +9,10 @@ and is the same for every server).
 
 A second figure, "marginal", is the growth between N/2 and N connections divided by N/2. It leaves out memory
 that grows with use up to a fixed bound rather than with connections: an io_uring server's provided-buffer
-ring (rfarm: 4096 buffers of 16 KiB) is touched buffer by buffer as the kernel cycles through it, so one page
-of each buffer enters RSS as the first 4096 connections each receive one byte, and then no more. The average
-charges those 16 MiB to the connections (~1.7 KB each at 10,000); the marginal figure does not.
+ring is touched buffer by buffer as the kernel cycles through it, so one page of each buffer in the ring
+enters RSS as the first connections each receive one byte, and then no more (raw-uring: 4096 buffers of
+16 KiB; rfarm's ring starts with 64 and grows only while the receives in flight hold every buffer). The
+average charges that memory to the connections; the marginal figure does not.
 
     python3 bench/idle_memory.py --build-dir build-bench [--conns 10000] [--servers rfarm-epoll,...]
 

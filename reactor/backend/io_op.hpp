@@ -29,6 +29,8 @@
 
 namespace rfarm::detail {
 
+// Which struct an op is (the backend casts by kind): recv, send, accept, connect are MsgOps; recv_pooled is a
+// PooledRecvOp; send_stream is a StreamSendOp; the waits are bare IoOps.
 enum class OpKind : std::uint8_t {
   recv,           // recvmsg into msg's iovecs (+ name, control); result = bytes, 0 = end of stream
   recv_pooled,    // receive into a buffer leased at completion time (op.leased); result = bytes
@@ -38,6 +40,7 @@ enum class OpKind : std::uint8_t {
   wait_readable,  // readiness only: result = 0 once the descriptor is readable
   wait_writable,  // readiness only: result = 0 once the descriptor is writable
   wait_urgent,    // readiness only: result = 0 once out-of-band data is pending (EPOLLPRI / POLLPRI)
+  send_stream,    // send(2) of one buffer on a connected stream socket, MSG_NOSIGNAL added; result = bytes
 };
 
 // Which queue of its handle an operation waits in.
@@ -55,14 +58,18 @@ constexpr Direction direction_of(OpKind kind) noexcept {
       Direction::read,   // wait_readable
       Direction::write,  // wait_writable
       Direction::urgent, // wait_urgent
+      Direction::write,  // send_stream
   };
-  static_assert(std::size(kDirections) == static_cast<std::size_t>(OpKind::wait_urgent) + 1);
+  static_assert(std::size(kDirections) == static_cast<std::size_t>(OpKind::send_stream) + 1);
   return kDirections[static_cast<std::uint8_t>(kind)];
 }
 
 class Backend;
 struct IoHandle;
 
+// The part of an operation every backend reads: 48 bytes. What an operation works on lives in the struct its
+// kind names (below), so an operation that needs no msghdr does not carry one: an idle stream connection's
+// pending receive is a PooledRecvOp (80 B), not a 176-B message operation.
 struct IoOp : ListHook {
   using CompleteFn = void (*)(IoOp&) noexcept;
 
@@ -73,6 +80,22 @@ struct IoOp : ListHook {
     if (pending) abandon();  // inline test: almost every op is destroyed after it completed
   }
 
+  // Tells the backend to forget this op (backend.cpp).
+  void abandon() noexcept;
+
+  OpKind kind;
+  bool pending = false;
+  std::uint8_t backend_state = 0;  // private to the backend (e.g. "connect issued", "in the kernel")
+  int result = 0;                  // >= 0: bytes or new fd; < 0: -errno
+  CompleteFn complete;
+  IoHandle* handle = nullptr;
+  Backend* backend = nullptr;      // set while pending
+};
+
+// recv, send, accept, connect: the general message operation.
+struct MsgOp : IoOp {
+  using IoOp::IoOp;
+
   // Points msg at one buffer (the common case) without a caller-owned iovec array.
   void set_buffer(void* data, std::size_t size) noexcept {
     single = {data, size};
@@ -80,21 +103,31 @@ struct IoOp : ListHook {
     msg.msg_iovlen = 1;
   }
 
-  // Tells the backend to forget this op (backend.cpp).
-  void abandon() noexcept;
-
-  OpKind kind;
-  CompleteFn complete;
-  IoHandle* handle = nullptr;
-  int msg_flags = 0;    // MSG_* flags for recv / send
-  msghdr msg{};         // iovecs, peer address (accept out, connect / send_to in), control data
-  iovec single{};       // storage for set_buffer()
-  int result = 0;       // >= 0: bytes or new fd; < 0: -errno
-  PooledBuffer leased;  // recv_pooled: the leased buffer holding the data
-  Backend* backend = nullptr;      // set while pending
-  bool pending = false;
-  std::uint8_t backend_state = 0;  // private to the backend (e.g. "connect issued", "in the kernel")
+  int msg_flags = 0;  // MSG_* flags for recv / send
+  msghdr msg{};       // iovecs, peer address (accept out, connect / send_to in), control data
+  iovec single{};     // storage for set_buffer()
 };
+
+// recv_pooled: holds no buffer until data arrives.
+struct PooledRecvOp : IoOp {
+  using IoOp::IoOp;
+  PooledBuffer leased;  // the leased buffer holding the data
+};
+
+// send_stream: one buffer, no msghdr (a stream socket's send needs no address, control data or iovec array).
+struct StreamSendOp : IoOp {
+  using IoOp::IoOp;
+  const std::byte* data = nullptr;
+  std::size_t size = 0;
+  int flags = 0;  // MSG_* flags; MSG_NOSIGNAL is added by the backend
+};
+
+// The backend's view of an op by its kind (see OpKind).
+inline MsgOp& as_msg(IoOp& op) noexcept { return static_cast<MsgOp&>(op); }
+inline PooledRecvOp& as_pooled(IoOp& op) noexcept { return static_cast<PooledRecvOp&>(op); }
+inline StreamSendOp& as_stream_send(IoOp& op) noexcept { return static_cast<StreamSendOp&>(op); }
+
+static_assert(sizeof(IoOp) == 48, "the lean operation core grew: every pending op pays for it");
 
 struct IoHandle {
   explicit IoHandle(int descriptor, bool is_stream) noexcept : fd(descriptor), stream(is_stream) {}

@@ -5,6 +5,7 @@
 //
 // A Logic supplies
 //   static constexpr detail::OpKind kind;
+//   using op_type = ...;                  // optional: the IoOp struct kind names (io_op.hpp); MsgOp if absent
 //   using result_type = ...;
 //   Step advance(IoOp& op) noexcept;      // after each completion: done, again (restart now), wait (the
 //                                         // logic re-arms itself later and then calls op.complete(op))
@@ -29,6 +30,19 @@
 namespace rfarm::detail {
 
 enum class Step : std::uint8_t { done, again, wait };
+
+// The operation struct a logic's shell derives from: Logic::op_type, or MsgOp (the general message operation).
+template <class Logic>
+struct OpTypeOf {
+  using type = MsgOp;
+};
+template <class Logic>
+  requires requires { typename Logic::op_type; }
+struct OpTypeOf<Logic> {
+  using type = typename Logic::op_type;
+};
+template <class Logic>
+using op_type_t = typename OpTypeOf<Logic>::type;
 
 // Starts op until it is pending (returns false) or finished (returns true).
 template <class Op>
@@ -78,12 +92,14 @@ void refuse_operation(Reactor& reactor, Handler handler) {
 }
 
 template <class Logic>
-class OperationAwaitable : public IoOp, public Logic {
+class OperationAwaitable : public op_type_t<Logic>, public Logic {
+  using Op = op_type_t<Logic>;
+
  public:
   template <class... A>
   explicit OperationAwaitable(SocketState* state, A&&... args) noexcept
-      : IoOp(Logic::kind, &OperationAwaitable::on_complete), Logic(std::forward<A>(args)...) {
-    handle = state;
+      : Op(Logic::kind, &OperationAwaitable::on_complete), Logic(std::forward<A>(args)...) {
+    this->handle = state;
     Logic::prepare(*this);
   }
   OperationAwaitable(OperationAwaitable&&) = delete;
@@ -104,11 +120,13 @@ class OperationAwaitable : public IoOp, public Logic {
 };
 
 template <class Logic, std::size_t HandlerCapacity = 64>
-class HandlerOperation : public IoOp, public Logic {
+class HandlerOperation : public op_type_t<Logic>, public Logic {
+  using Op = op_type_t<Logic>;
+
  public:
   using Handler = InplaceFunction<void(typename Logic::result_type), HandlerCapacity>;
 
-  HandlerOperation() noexcept : IoOp(Logic::kind, &HandlerOperation::on_complete) {}
+  HandlerOperation() noexcept : Op(Logic::kind, &HandlerOperation::on_complete) {}
 
   bool busy() const noexcept { return static_cast<bool>(handler_); }
 
@@ -120,7 +138,7 @@ class HandlerOperation : public IoOp, public Logic {
   // The caller checks busy() first (one operation of a kind at a time; a second one is refused), then sets
   // the logic's arguments on this object, then launches.
   void launch(SocketState* state, Handler handler) noexcept {
-    handle = state;
+    this->handle = state;
     handler_ = std::move(handler);
     finished_early_ = false;
     Logic::prepare(*this);
@@ -130,9 +148,9 @@ class HandlerOperation : public IoOp, public Logic {
  private:
   void defer_completion() noexcept {
     finished_early_ = true;
-    auto* state = static_cast<SocketState*>(handle);
+    auto* state = static_cast<SocketState*>(this->handle);
     Backend& backend = state->reactor->backend();
-    pending = true;
+    this->pending = true;
     this->backend = &backend;
     state->reactor->completions().push(*this);
   }

@@ -56,7 +56,7 @@ struct ReactorOptions {
   std::size_t receive_buffer_size = 16 * 1024;
   std::size_t receive_buffers_cached = 1024;
 
-  // io_uring: submission queue size and provided-buffer ring size (power of two).
+  // io_uring: submission queue size and the most buffers the provided-buffer ring grows to (power of two).
   unsigned uring_entries = 4096;
   unsigned uring_buffer_ring_entries = 4096;
 

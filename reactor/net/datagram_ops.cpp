@@ -17,7 +17,7 @@ Address name_of(const sockaddr_storage& name, socklen_t length) noexcept {
 
 }  // namespace
 
-Result<Datagram> RecvFrom::finish(IoOp& op) noexcept {
+Result<Datagram> RecvFrom::finish(MsgOp& op) noexcept {
   if (op.result < 0) return fail(op_error(op));
   if (std::error_code ec = truncation_error(op.msg.msg_flags, flags)) return fail(ec);
   Datagram d;
@@ -29,7 +29,7 @@ Result<Datagram> RecvFrom::finish(IoOp& op) noexcept {
   return d;
 }
 
-bool RecvBatch::attempt(IoOp& op) noexcept {
+bool RecvBatch::attempt(MsgOp& op) noexcept {
   std::size_t n = std::min({buffers.size(), received.size(), kMaxBatch});
   if (n == 0) {
     op.result = 0;
@@ -67,7 +67,7 @@ bool RecvBatch::attempt(IoOp& op) noexcept {
   return true;
 }
 
-bool SendBatch::attempt(IoOp& op) noexcept {
+bool SendBatch::attempt(MsgOp& op) noexcept {
   // Bounded: every round either sends at least one datagram or returns.
   while (sent < datagrams.size()) {
     std::size_t n = std::min(datagrams.size() - sent, kMaxBatch);

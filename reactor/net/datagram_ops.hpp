@@ -79,7 +79,7 @@ struct RecvFrom {
   MutableBytes buffer;
   int flags = 0;
   sockaddr_storage name{};
-  void prepare(IoOp& op) noexcept {
+  void prepare(MsgOp& op) noexcept {
     op.set_buffer(buffer.data(), buffer.size());
     op.msg.msg_name = &name;
     op.msg.msg_namelen = sizeof name;
@@ -89,7 +89,7 @@ struct RecvFrom {
     op.msg_flags = flags;
   }
   Step advance(IoOp&) noexcept { return Step::done; }
-  result_type finish(IoOp& op) noexcept;
+  result_type finish(MsgOp& op) noexcept;
 };
 
 // sendmsg of one message, to a named destination or (to unspecified) the connected peer.
@@ -101,7 +101,7 @@ struct SendTo {
   ConstBytes buffer;
   Address to;
   int flags = 0;
-  void prepare(IoOp& op) noexcept {
+  void prepare(MsgOp& op) noexcept {
     op.set_buffer(const_cast<std::byte*>(buffer.data()), buffer.size());
     bool named = to.family() != AddressFamily::unspecified;
     op.msg.msg_name = named ? to.native() : nullptr;
@@ -111,7 +111,7 @@ struct SendTo {
     op.msg_flags = flags;
   }
   Step advance(IoOp&) noexcept { return Step::done; }
-  result_type finish(IoOp& op) noexcept {
+  result_type finish(MsgOp& op) noexcept {
     if (op.result < 0) return fail(op_error(op));
     return static_cast<std::size_t>(op.result);
   }
@@ -132,10 +132,10 @@ struct RecvBatch {
   std::array<mmsghdr, kMaxBatch> headers{};
   std::array<iovec, kMaxBatch> iovecs{};
 
-  void prepare(IoOp& op) noexcept { op.result = 0; }
-  bool attempt(IoOp& op) noexcept;
-  Step advance(IoOp& op) noexcept { return op.result < 0 ? Step::done : Step::again; }
-  result_type finish(IoOp& op) noexcept {
+  void prepare(MsgOp& op) noexcept { op.result = 0; }
+  bool attempt(MsgOp& op) noexcept;
+  Step advance(MsgOp& op) noexcept { return op.result < 0 ? Step::done : Step::again; }
+  result_type finish(MsgOp& op) noexcept {
     if (op.result < 0) return fail(op_error(op));
     return static_cast<std::size_t>(op.result);
   }
@@ -155,13 +155,13 @@ struct SendBatch {
   std::array<mmsghdr, kMaxBatch> headers{};
   std::array<iovec, kMaxBatch> iovecs{};
 
-  void prepare(IoOp& op) noexcept {
+  void prepare(MsgOp& op) noexcept {
     sent = 0;
     op.result = 0;
   }
-  bool attempt(IoOp& op) noexcept;
-  Step advance(IoOp& op) noexcept { return op.result < 0 ? Step::done : Step::again; }
-  result_type finish(IoOp& op) noexcept {
+  bool attempt(MsgOp& op) noexcept;
+  Step advance(MsgOp& op) noexcept { return op.result < 0 ? Step::done : Step::again; }
+  result_type finish(MsgOp& op) noexcept {
     if (op.result < 0 && sent == 0) return fail(op_error(op));
     return sent;
   }

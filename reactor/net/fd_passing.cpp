@@ -7,7 +7,7 @@
 
 namespace rfarm::detail {
 
-void SendWithFds::prepare(IoOp& op) noexcept {
+void SendWithFds::prepare(MsgOp& op) noexcept {
   sent = 0;
   op.set_buffer(const_cast<std::byte*>(buffer.data()), buffer.size());
   bool named = to.family() != AddressFamily::unspecified;
@@ -27,7 +27,7 @@ void SendWithFds::prepare(IoOp& op) noexcept {
   std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
 }
 
-Step SendWithFds::advance(IoOp& op) noexcept {
+Step SendWithFds::advance(MsgOp& op) noexcept {
   if (op.result < 0) return Step::done;
   sent += static_cast<std::size_t>(op.result);
   // The descriptors went with the first bytes; the rest of a stream follows without them.
@@ -36,7 +36,7 @@ Step SendWithFds::advance(IoOp& op) noexcept {
   return consume_iovecs(op.msg, static_cast<std::size_t>(op.result)) > 0 ? Step::again : Step::done;
 }
 
-void RecvWithFds::prepare(IoOp& op) noexcept {
+void RecvWithFds::prepare(MsgOp& op) noexcept {
   op.set_buffer(buffer.data(), buffer.size());
   op.msg.msg_name = &name;
   op.msg.msg_namelen = sizeof name;
@@ -46,7 +46,7 @@ void RecvWithFds::prepare(IoOp& op) noexcept {
   op.msg_flags = flags | MSG_CMSG_CLOEXEC;
 }
 
-Result<MessageWithFds> RecvWithFds::finish(IoOp& op) noexcept {
+Result<MessageWithFds> RecvWithFds::finish(MsgOp& op) noexcept {
   if (op.result < 0) return fail(op_error(op));
   MessageWithFds m;
   m.size = std::min(static_cast<std::size_t>(op.result), buffer.size());

@@ -68,15 +68,15 @@ struct SendWithFds {
   std::size_t sent = 0;
   alignas(cmsghdr) std::byte control[kFdControlSpace];
 
-  void prepare(IoOp& op) noexcept;
+  void prepare(MsgOp& op) noexcept;
   // Refuses more descriptors than the control buffer holds before anything is sent.
-  bool attempt(IoOp& op) noexcept {
+  bool attempt(MsgOp& op) noexcept {
     if (fds.size() <= kMaxPassedFds) return false;
     op.result = -EINVAL;
     return true;
   }
-  Step advance(IoOp& op) noexcept;
-  result_type finish(IoOp& op) noexcept {
+  Step advance(MsgOp& op) noexcept;
+  result_type finish(MsgOp& op) noexcept {
     if (op.result < 0) return fail(op_error(op));
     return sent;
   }
@@ -93,9 +93,9 @@ struct RecvWithFds {
   sockaddr_storage name{};
   alignas(cmsghdr) std::byte control[kFdControlSpace];
 
-  void prepare(IoOp& op) noexcept;
+  void prepare(MsgOp& op) noexcept;
   Step advance(IoOp&) noexcept { return Step::done; }
-  result_type finish(IoOp& op) noexcept;
+  result_type finish(MsgOp& op) noexcept;
 };
 
 }  // namespace detail

@@ -93,7 +93,7 @@ namespace detail {
 // StreamListener's accept (EMFILE back-off and all), producing SeqPacketSockets.
 struct SeqPacketAcceptLogic : AcceptLogic {
   using result_type = Result<SeqPacketSocket>;
-  result_type finish(IoOp& op) noexcept {
+  result_type finish(MsgOp& op) noexcept {
     if (op.result < 0) return fail(op_error(op));
     return SeqPacketSocket::adopt(*static_cast<SocketState*>(op.handle)->reactor, op.result);
   }

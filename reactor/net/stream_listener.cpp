@@ -23,14 +23,14 @@ AcceptLogic::~AcceptLogic() {
   }
 }
 
-void AcceptLogic::prepare(IoOp& op) noexcept {
+void AcceptLogic::prepare(MsgOp& op) noexcept {
   self = &op;
   listener = static_cast<ListenerState*>(op.handle);
   op.msg.msg_name = nullptr;  // the peer address is there to ask for (remote_address()) when wanted
   op.msg.msg_namelen = 0;
 }
 
-Step AcceptLogic::advance(IoOp& op) noexcept {
+Step AcceptLogic::advance(MsgOp& op) noexcept {
   if (op.result == kRetryAfterBackoff) return Step::again;
   if (op.result == -ECONNABORTED) return Step::again;  // the peer gave up while queued: take the next one
   if (is_resource_exhaustion(op.result)) {
@@ -54,7 +54,7 @@ Step AcceptLogic::advance(IoOp& op) noexcept {
   return Step::done;
 }
 
-Result<StreamSocket> AcceptLogic::finish(IoOp& op) noexcept {
+Result<StreamSocket> AcceptLogic::finish(MsgOp& op) noexcept {
   if (op.result < 0) return fail(op_error(op));
   StreamSocket sock = StreamSocket::adopt(*listener->reactor, op.result);
   if (listener->tcp && listener->nodelay) sock.set_nodelay(true);

@@ -31,9 +31,9 @@ struct AcceptLogic : TimerNode {
   AcceptLogic() noexcept : TimerNode(&AcceptLogic::on_backoff_expired) {}
   ~AcceptLogic();
 
-  void prepare(IoOp& op) noexcept;
-  Step advance(IoOp& op) noexcept;
-  result_type finish(IoOp& op) noexcept;
+  void prepare(MsgOp& op) noexcept;
+  Step advance(MsgOp& op) noexcept;
+  result_type finish(MsgOp& op) noexcept;
   static void on_backoff_expired(TimerNode& node) noexcept;
 
   IoOp* self = nullptr;

@@ -18,23 +18,26 @@ struct RecvSome {
   RecvSome(MutableBytes b, int f) noexcept : buffer(b), flags(f) {}
   MutableBytes buffer;
   int flags = 0;
-  void prepare(IoOp& op) noexcept {
+  void prepare(MsgOp& op) noexcept {
     op.set_buffer(buffer.data(), buffer.size());
     op.msg_flags = flags;
   }
   Step advance(IoOp&) noexcept { return Step::done; }
-  result_type finish(IoOp& op) noexcept {
+  result_type finish(MsgOp& op) noexcept {
     if (op.result < 0) return fail(op_error(op));
     return static_cast<std::size_t>(op.result);
   }
 };
 
+// Holds no buffer and no msghdr while it waits: what an idle connection's pending receive costs is the 48-B
+// operation core and an empty PooledBuffer.
 struct RecvPooled {
   static constexpr OpKind kind = OpKind::recv_pooled;
+  using op_type = PooledRecvOp;
   using result_type = Result<PooledBuffer>;
-  void prepare(IoOp& op) noexcept { op.msg_flags = 0; }
+  void prepare(PooledRecvOp&) noexcept {}
   Step advance(IoOp&) noexcept { return Step::done; }
-  result_type finish(IoOp& op) noexcept {
+  result_type finish(PooledRecvOp& op) noexcept {
     if (op.result < 0) return fail(op_error(op));
     return std::move(op.leased);  // empty at end of stream
   }
@@ -47,14 +50,40 @@ struct SendSome {
   SendSome(ConstBytes b, int f) noexcept : buffer(b), flags(f) {}
   ConstBytes buffer;
   int flags = 0;
-  void prepare(IoOp& op) noexcept {
+  void prepare(MsgOp& op) noexcept {
     op.set_buffer(const_cast<std::byte*>(buffer.data()), buffer.size());
     op.msg_flags = flags;
   }
   Step advance(IoOp&) noexcept { return Step::done; }
-  result_type finish(IoOp& op) noexcept {
+  result_type finish(MsgOp& op) noexcept {
     if (op.result < 0) return fail(op_error(op));
     return static_cast<std::size_t>(op.result);
+  }
+};
+
+// Sends every byte of one buffer with send(2), no msghdr: the lean form of SendAll (72-B operation).
+struct SendAllBuffer {
+  static constexpr OpKind kind = OpKind::send_stream;
+  using op_type = StreamSendOp;
+  using result_type = Result<std::size_t>;
+  SendAllBuffer() noexcept = default;
+  explicit SendAllBuffer(ConstBytes b) noexcept : buffer(b) {}
+  ConstBytes buffer;
+  void prepare(StreamSendOp& op) noexcept {
+    op.data = buffer.data();
+    op.size = buffer.size();
+    op.flags = 0;
+  }
+  Step advance(StreamSendOp& op) noexcept {
+    if (op.result < 0) return Step::done;
+    const auto n = static_cast<std::size_t>(op.result);
+    op.data += n;
+    op.size -= n;
+    return op.size > 0 ? Step::again : Step::done;
+  }
+  result_type finish(StreamSendOp& op) noexcept {
+    if (op.result < 0) return fail(op_error(op));
+    return buffer.size();
   }
 };
 
@@ -68,7 +97,7 @@ struct SendAll {
   ConstBytes buffer;
   std::span<iovec> gather;  // used when non-empty
   std::size_t sent = 0;
-  void prepare(IoOp& op) noexcept {
+  void prepare(MsgOp& op) noexcept {
     sent = 0;
     op.msg_flags = 0;
     if (gather.empty()) {
@@ -78,12 +107,12 @@ struct SendAll {
       op.msg.msg_iovlen = gather.size();
     }
   }
-  Step advance(IoOp& op) noexcept {
+  Step advance(MsgOp& op) noexcept {
     if (op.result < 0) return Step::done;
     sent += static_cast<std::size_t>(op.result);
     return consume_iovecs(op.msg, static_cast<std::size_t>(op.result)) > 0 ? Step::again : Step::done;
   }
-  result_type finish(IoOp& op) noexcept {
+  result_type finish(MsgOp& op) noexcept {
     if (op.result < 0) return fail(op_error(op));
     return sent;
   }
@@ -97,17 +126,17 @@ struct RecvExactly {
   explicit RecvExactly(MutableBytes b) noexcept : buffer(b) {}
   MutableBytes buffer;
   std::size_t received = 0;
-  void prepare(IoOp& op) noexcept {
+  void prepare(MsgOp& op) noexcept {
     received = 0;
     op.msg_flags = 0;
     op.set_buffer(buffer.data(), buffer.size());
   }
-  Step advance(IoOp& op) noexcept {
+  Step advance(MsgOp& op) noexcept {
     if (op.result <= 0) return Step::done;
     received += static_cast<std::size_t>(op.result);
     return consume_iovecs(op.msg, static_cast<std::size_t>(op.result)) > 0 ? Step::again : Step::done;
   }
-  result_type finish(IoOp& op) noexcept {
+  result_type finish(MsgOp& op) noexcept {
     if (op.result < 0) return fail(op_error(op));
     if (received < buffer.size()) return fail(Errc::end_of_stream);
     return received;
@@ -126,7 +155,7 @@ struct ConnectLogic : TimerNode {
     if (reactor) reactor->remove_timer(*this);
   }
 
-  void prepare(IoOp& op) noexcept {
+  void prepare(MsgOp& op) noexcept {
     self = &op;
     timed_out = false;
     op.backend_state = 0;
@@ -141,7 +170,7 @@ struct ConnectLogic : TimerNode {
     reactor->remove_timer(*this);
     return Step::done;
   }
-  result_type finish(IoOp& op) noexcept {
+  result_type finish(MsgOp& op) noexcept {
     if (timed_out) return make_error_code(Errc::timed_out);
     return op.result < 0 ? op_error(op) : std::error_code{};
   }

@@ -79,6 +79,7 @@ class StreamSocket : public Socket {
   using RecvExactlyAwaitable = detail::OperationAwaitable<detail::RecvExactly>;
   using SendAwaitable = detail::OperationAwaitable<detail::SendSome>;
   using SendAllAwaitable = detail::OperationAwaitable<detail::SendAll>;
+  using SendAllBufferAwaitable = detail::OperationAwaitable<detail::SendAllBuffer>;
 
   // --- coroutine style --------------------------------------------------------------------------------
   // co_await sock.connect_to(addr, timeout) -> std::error_code (Errc::timed_out when the deadline passes).
@@ -91,7 +92,7 @@ class StreamSocket : public Socket {
   // Exactly buffer.size() bytes, or Errc::end_of_stream.
   RecvExactlyAwaitable recv_exactly(MutableBytes buffer) noexcept { return RecvExactlyAwaitable(state(), buffer); }
   SendAwaitable send(ConstBytes data, int flags = 0) noexcept { return SendAwaitable(state(), data, flags); }
-  SendAllAwaitable send_all(ConstBytes data) noexcept { return SendAllAwaitable(state(), data); }
+  SendAllBufferAwaitable send_all(ConstBytes data) noexcept { return SendAllBufferAwaitable(state(), data); }
   // Gathered: all buffers in one sendmsg where the kernel takes them; the iovecs are advanced in place.
   SendAllAwaitable send_all(std::span<iovec> buffers) noexcept {
     return SendAllAwaitable(state(), ConstBytes{}, buffers);

@@ -28,14 +28,14 @@ inline bool urgent_or_ended(int fd) noexcept {
 struct WaitUrgent {
   static constexpr OpKind kind = OpKind::wait_urgent;
   using result_type = std::error_code;
-  void prepare(IoOp& op) noexcept { op.msg_flags = 0; }
+  void prepare(MsgOp& op) noexcept { op.msg_flags = 0; }
   // A completion without urgent data (see urgent_or_ended) waits again; each needs a new wake-up, so this
   // does not spin.
-  Step advance(IoOp& op) noexcept {
+  Step advance(MsgOp& op) noexcept {
     if (op.result < 0 || urgent_or_ended(op.handle->fd)) return Step::done;
     return Step::again;
   }
-  result_type finish(IoOp& op) noexcept { return op.result < 0 ? op_error(op) : std::error_code{}; }
+  result_type finish(MsgOp& op) noexcept { return op.result < 0 ? op_error(op) : std::error_code{}; }
 };
 
 // Waits for the urgent byte and takes it out of band.
@@ -47,13 +47,13 @@ struct RecvUrgent {
   // repeat; the bound only keeps a surprise from spinning the loop.
   static constexpr int kMaxRounds = 16;
 
-  void prepare(IoOp& op) noexcept {
+  void prepare(MsgOp& op) noexcept {
     op.msg_flags = 0;
     rounds = 0;
     received = -EAGAIN;
   }
 
-  Step advance(IoOp& op) noexcept {
+  Step advance(MsgOp& op) noexcept {
     if (op.result < 0) return Step::done;
     int fd = op.handle->fd;
     ssize_t r;
@@ -75,7 +75,7 @@ struct RecvUrgent {
     return Step::done;
   }
 
-  result_type finish(IoOp& op) noexcept {
+  result_type finish(MsgOp& op) noexcept {
     if (op.result < 0) return fail(op_error(op));
     if (received == 1) return byte;
     if (received == 0) return fail(Errc::end_of_stream);

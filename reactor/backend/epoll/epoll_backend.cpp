@@ -245,47 +245,57 @@ class EpollBackend final : public Backend {
     int r;
     switch (op.kind) {
       case OpKind::recv: {
-        do r = syscall_result(plain_buffer(op) ? ::recv(h.fd, op.msg.msg_iov[0].iov_base, op.msg.msg_iov[0].iov_len, op.msg_flags)
-                                               : ::recvmsg(h.fd, &op.msg, op.msg_flags));
+        MsgOp& m = as_msg(op);
+        do r = syscall_result(plain_buffer(m) ? ::recv(h.fd, m.msg.msg_iov[0].iov_base, m.msg.msg_iov[0].iov_len, m.msg_flags)
+                                              : ::recvmsg(h.fd, &m.msg, m.msg_flags));
         while (r == -EINTR);
-        if (op.msg_flags & MSG_PEEK) {
+        if (m.msg_flags & MSG_PEEK) {
           if (r == -EAGAIN) set(h, kReadWouldBlock);  // a short peek leaves the bytes queued: no edge will announce them
-        } else if ((op.msg_flags & MSG_OOB) == 0) {
-          note_read(h, r, total_length(op.msg));
+        } else if ((m.msg_flags & MSG_OOB) == 0) {
+          note_read(h, r, total_length(m.msg));
         }
         return r;
       }
       case OpKind::recv_pooled: {
-        op.leased = context_.receive_pool.acquire();
-        MutableBytes space = op.leased.writable();
-        do r = syscall_result(::recv(h.fd, space.data(), space.size(), op.msg_flags));
+        PooledBuffer& leased = as_pooled(op).leased;
+        leased = context_.receive_pool.acquire();
+        MutableBytes space = leased.writable();
+        do r = syscall_result(::recv(h.fd, space.data(), space.size(), 0));
         while (r == -EINTR);
         if (r > 0) {
-          op.leased.commit(static_cast<std::size_t>(r));
+          leased.commit(static_cast<std::size_t>(r));
         } else {
-          op.leased.reset();  // nothing arrived: an idle connection keeps no buffer
+          leased.reset();  // nothing arrived: an idle connection keeps no buffer
         }
         note_read(h, r, space.size());
         return r;
       }
       case OpKind::send: {
-        const int flags = op.msg_flags | MSG_NOSIGNAL;
-        do r = syscall_result(plain_buffer(op) ? ::send(h.fd, op.msg.msg_iov[0].iov_base, op.msg.msg_iov[0].iov_len, flags)
-                                               : ::sendmsg(h.fd, &op.msg, flags));
+        MsgOp& m = as_msg(op);
+        const int flags = m.msg_flags | MSG_NOSIGNAL;
+        do r = syscall_result(plain_buffer(m) ? ::send(h.fd, m.msg.msg_iov[0].iov_base, m.msg.msg_iov[0].iov_len, flags)
+                                              : ::sendmsg(h.fd, &m.msg, flags));
         while (r == -EINTR);
-        if (r == -EAGAIN || (r >= 0 && h.stream && static_cast<std::size_t>(r) < total_length(op.msg)))
-          set(h, kWriteWouldBlock);
+        note_write(h, r, total_length(m.msg));
+        return r;
+      }
+      case OpKind::send_stream: {
+        StreamSendOp& s = as_stream_send(op);
+        do r = syscall_result(::send(h.fd, s.data, s.size, s.flags | MSG_NOSIGNAL));
+        while (r == -EINTR);
+        note_write(h, r, s.size);
         return r;
       }
       case OpKind::accept: {
-        socklen_t* len = op.msg.msg_name ? &op.msg.msg_namelen : nullptr;
-        do r = syscall_result(::accept4(h.fd, static_cast<sockaddr*>(op.msg.msg_name), len,
+        MsgOp& m = as_msg(op);
+        socklen_t* len = m.msg.msg_name ? &m.msg.msg_namelen : nullptr;
+        do r = syscall_result(::accept4(h.fd, static_cast<sockaddr*>(m.msg.msg_name), len,
                                         SOCK_NONBLOCK | SOCK_CLOEXEC));
         while (r == -EINTR);
         if (r == -EAGAIN) set(h, kReadWouldBlock);
         return r;
       }
-      case OpKind::connect: return perform_connect(op);
+      case OpKind::connect: return perform_connect(as_msg(op));
       case OpKind::wait_readable: return poll_now(h.fd, POLLIN);
       case OpKind::wait_writable: return poll_now(h.fd, POLLOUT);
       case OpKind::wait_urgent: return poll_now(h.fd, POLLPRI);
@@ -293,9 +303,13 @@ class EpollBackend final : public Backend {
     return -EINVAL;
   }
 
+  static void note_write(IoHandle& h, int r, std::size_t requested) noexcept {
+    if (r == -EAGAIN || (r >= 0 && h.stream && static_cast<std::size_t>(r) < requested)) set(h, kWriteWouldBlock);
+  }
+
   // One buffer, no address, no control data, on a stream socket (whose callers never read msg_flags back):
   // recv/send then do the same work as recvmsg/sendmsg without the kernel importing a msghdr and iovec.
-  static bool plain_buffer(const IoOp& op) noexcept {
+  static bool plain_buffer(const MsgOp& op) noexcept {
     return op.handle->stream && op.msg.msg_iovlen == 1 && op.msg.msg_name == nullptr && op.msg.msg_control == nullptr;
   }
 
@@ -310,7 +324,7 @@ class EpollBackend final : public Backend {
     }
   }
 
-  static int perform_connect(IoOp& op) noexcept {
+  static int perform_connect(MsgOp& op) noexcept {
     IoHandle& h = *op.handle;
     if ((op.backend_state & kConnectIssued) == 0) {
       op.backend_state |= kConnectIssued;

@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <new>
 
 namespace rfarm::detail {
@@ -24,7 +25,7 @@ void* map_anonymous(std::size_t bytes) noexcept {
 
 Result<std::unique_ptr<ProvidedBufferRing>> ProvidedBufferRing::create(io_uring& ring, unsigned entries,
                                                                        std::uint32_t buffer_size,
-                                                                       std::uint16_t group) {
+                                                                       std::uint16_t group, unsigned initial) {
   if (entries == 0 || entries > 32768 || (entries & (entries - 1)) != 0 || buffer_size == 0)
     return fail(std::make_error_code(std::errc::invalid_argument));
   std::unique_ptr<ProvidedBufferRing> self(new (std::nothrow) ProvidedBufferRing(entries, buffer_size, group));
@@ -45,12 +46,26 @@ Result<std::unique_ptr<ProvidedBufferRing>> ProvidedBufferRing::create(io_uring&
   reg.bgid = group;
   if (int r = io_uring_register_buf_ring(&ring, &reg, 0); r < 0) return fail(errno_code(-r));
 
-  const int mask = io_uring_buf_ring_mask(entries);
-  for (unsigned i = 0; i < entries; ++i)
-    io_uring_buf_ring_add(self->ring_, self->memory_ + static_cast<std::size_t>(i) * buffer_size, buffer_size,
-                          static_cast<unsigned short>(i), mask, static_cast<int>(i));
-  io_uring_buf_ring_advance(self->ring_, static_cast<int>(entries));
+  self->provide(std::clamp(initial, 1u, entries));
   return self;
+}
+
+void ProvidedBufferRing::provide(unsigned count) noexcept {
+  const int mask = io_uring_buf_ring_mask(entries_);
+  for (unsigned i = 0; i < count; ++i) {
+    const unsigned bid = provided_ + i;
+    io_uring_buf_ring_add(ring_, memory_ + static_cast<std::size_t>(bid) * buffer_size_, buffer_size_,
+                          static_cast<unsigned short>(bid), mask, static_cast<int>(i));
+  }
+  io_uring_buf_ring_advance(ring_, static_cast<int>(count));
+  provided_ += count;
+}
+
+bool ProvidedBufferRing::grow() noexcept {
+  if (retired_ || provided_ == entries_ || leased_ < provided_) return false;
+  provide(std::min(provided_, entries_ - provided_));
+  returned_ = true;
+  return true;
 }
 
 ProvidedBufferRing::~ProvidedBufferRing() {

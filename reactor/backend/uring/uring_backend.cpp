@@ -208,7 +208,7 @@ void UringBackend::remove_watch(Watcher& w) noexcept {
 
 UringStats uring_stats(Backend& backend) noexcept {
   auto& b = static_cast<UringBackend&>(backend);
-  return {b.requests_in_flight(), b.buffers_leased()};
+  return {b.requests_in_flight(), b.buffers_leased(), b.buffers_provided()};
 }
 
 Result<std::unique_ptr<Backend>> make_uring_backend(const BackendContext& context) {
@@ -217,8 +217,11 @@ Result<std::unique_ptr<Backend>> make_uring_backend(const BackendContext& contex
   if (!ring) return fail(ring.error());
   // The ring size must be a power of two and buffer ids are 16 bits.
   const unsigned buffer_entries = std::bit_floor(std::clamp(context.uring_buffer_ring_entries, 1u, 32768u));
+  // 64 buffers to start with (1 MiB of 16-KiB buffers), doubled whenever the ring runs dry (buffer_ring.hpp).
+  constexpr unsigned kInitialBuffers = 64;
   auto buffers = ProvidedBufferRing::create((*ring)->ring, buffer_entries,
-                                            static_cast<std::uint32_t>(context.receive_pool.buffer_size()), 0);
+                                            static_cast<std::uint32_t>(context.receive_pool.buffer_size()), 0,
+                                            kInitialBuffers);
   if (!buffers) return fail(buffers.error());
   // Blocking on purpose: io_uring would fail a read of an O_NONBLOCK eventfd with -EAGAIN instead of waiting.
   int wake_fd = ::eventfd(0, EFD_CLOEXEC);

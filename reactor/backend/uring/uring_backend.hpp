@@ -70,6 +70,15 @@ class ArrivalQueue {
   std::unique_ptr<std::deque<Arrival>> queue_;
 };
 
+// The bytes a send or send_stream op asks to send (a stream socket that took fewer is full).
+inline std::size_t send_length(IoOp& op) noexcept {
+  if (op.kind == OpKind::send_stream) return as_stream_send(op).size;
+  const msghdr& msg = as_msg(op).msg;
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < msg.msg_iovlen; ++i) n += msg.msg_iov[i].iov_len;
+  return n;
+}
+
 inline constexpr int kNoTerminal = 1;  // HandleState::terminal: no end of stream or error yet
 
 // Backend-owned state of one IoHandle. It outlives the handle: close() detaches it, and it is freed when the
@@ -118,6 +127,7 @@ class [[gnu::visibility("hidden")]] UringBackend final : public Backend {
 
   std::size_t requests_in_flight() const noexcept { return requests_.in_use(); }
   std::size_t buffers_leased() const noexcept { return buffers_->leased(); }
+  std::size_t buffers_provided() const noexcept { return buffers_->provided(); }
 
  private:
   friend struct HandleRef;
@@ -139,7 +149,7 @@ class [[gnu::visibility("hidden")]] UringBackend final : public Backend {
   void run_kicks() noexcept;
   void rearm_starved() noexcept;
   int take_terminal(HandleState& hs) noexcept;
-  int copy_out(HandleState& hs, IoOp& op) noexcept;
+  int copy_out(HandleState& hs, MsgOp& op) noexcept;
   int send_now(HandleState& hs, IoOp& op) noexcept;
 
   // --- submission (uring_submit.cpp)
@@ -198,6 +208,7 @@ class [[gnu::visibility("hidden")]] UringBackend final : public Backend {
 struct UringStats {
   std::size_t requests_in_flight = 0;  // request-table slots the kernel still holds (the wake read is one)
   std::size_t buffers_leased = 0;      // ring buffers held by PooledBuffers or queued arrivals
+  std::size_t buffers_provided = 0;    // ring buffers made so far (the ring grows when it runs dry)
 };
 [[gnu::visibility("default")]] UringStats uring_stats(Backend& backend) noexcept;
 

@@ -17,12 +17,6 @@ constexpr std::size_t kMaxBufferedAccepts = 64;
 
 constexpr unsigned kBatch = 256;
 
-std::size_t total_length(const msghdr& msg) noexcept {
-  std::size_t n = 0;
-  for (std::size_t i = 0; i < msg.msg_iovlen; ++i) n += msg.msg_iov[i].iov_len;
-  return n;
-}
-
 }  // namespace
 
 std::size_t UringBackend::drain_completions() noexcept {
@@ -108,7 +102,8 @@ void UringBackend::on_lane_completion(std::uint32_t slot, int res) noexcept {
         if (res > 0) result = 0;  // the revents mask: ready (POLLERR / POLLHUP count as ready)
         break;
       case OpKind::send:
-        if (res >= 0) hs.send_would_block = hs.handle->stream && static_cast<std::size_t>(res) < total_length(op->msg);
+      case OpKind::send_stream:
+        if (res >= 0) hs.send_would_block = hs.handle->stream && static_cast<std::size_t>(res) < send_length(*op);
         break;
       default: break;
     }
@@ -155,7 +150,7 @@ void UringBackend::on_multishot_completion(std::uint32_t slot, int res, std::uin
     if (hs.arrivals.empty() && lane.head && lane.head->kind == OpKind::recv_pooled && lane.request == kNoSlot) {
       // The common case: a receive is waiting and nothing is queued before this data. Hand it over directly.
       IoOp& op = *std::exchange(lane.head, nullptr);
-      op.leased = std::move(data);
+      as_pooled(op).leased = std::move(data);
       complete(op, res);
       if (hs.handle) advance_lane(hs, Direction::read);
       return;
@@ -164,7 +159,9 @@ void UringBackend::on_multishot_completion(std::uint32_t slot, int res, std::uin
   } else if (res == 0) {
     hs.terminal = 0;
   } else if (res == -ENOBUFS) {
-    // The ring ran dry; the data waits in the socket. Re-armed when buffers come back (rearm_starved).
+    // The ring ran dry; the data waits in the socket. Re-armed when buffers come back (rearm_starved), at
+    // once if the ring could grow.
+    buffers_->grow();
     if (!more && hs.multishot == MultishotState::none) {
       hs.multishot = MultishotState::starved;
       if (!hs.starved_listed) {

@@ -11,10 +11,14 @@ namespace rfarm::detail {
 
 namespace {
 
-std::size_t total_length(const msghdr& msg) noexcept {
-  std::size_t n = 0;
-  for (std::size_t i = 0; i < msg.msg_iovlen; ++i) n += msg.msg_iov[i].iov_len;
-  return n;
+// send(2) or sendmsg(2) of a send / send_stream op without waiting: the bytes taken, or -errno.
+long send_without_waiting(int fd, IoOp& op) noexcept {
+  if (op.kind == OpKind::send_stream) {
+    StreamSendOp& s = as_stream_send(op);
+    return ::send(fd, s.data, s.size, s.flags | MSG_NOSIGNAL | MSG_DONTWAIT);
+  }
+  MsgOp& m = as_msg(op);
+  return ::sendmsg(fd, &m.msg, m.msg_flags | MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 }  // namespace
@@ -94,7 +98,7 @@ bool UringBackend::try_now(HandleState& hs, IoOp& op) noexcept {
       if (!hs.arrivals.empty()) {
         Arrival& a = hs.arrivals.front();
         op.result = a.result;
-        if (op.kind == OpKind::recv_pooled) op.leased = std::move(a.data);
+        if (op.kind == OpKind::recv_pooled) as_pooled(op).leased = std::move(a.data);
         hs.arrivals.pop_front();
         return true;
       }
@@ -104,9 +108,9 @@ bool UringBackend::try_now(HandleState& hs, IoOp& op) noexcept {
       }
       return false;
     case OpKind::recv:
-      if (op.msg_flags & MSG_OOB) return false;  // urgent data never went through the multishot
+      if (as_msg(op).msg_flags & MSG_OOB) return false;  // urgent data never went through the multishot
       if (!hs.arrivals.empty()) {
-        op.result = copy_out(hs, op);
+        op.result = copy_out(hs, as_msg(op));
         return true;
       }
       if (hs.terminal != kNoTerminal) {
@@ -118,7 +122,8 @@ bool UringBackend::try_now(HandleState& hs, IoOp& op) noexcept {
       if (hs.arrivals.empty() && hs.terminal == kNoTerminal) return false;
       op.result = 0;
       return true;
-    case OpKind::send: {
+    case OpKind::send:
+    case OpKind::send_stream: {
       if (!tuning_.direct_send || hs.send_would_block) return false;
       int r = send_now(hs, op);
       if (r == -EAGAIN) return false;
@@ -136,7 +141,7 @@ int UringBackend::take_terminal(HandleState& hs) noexcept {
 }
 
 // A plain recv on a handle whose multishot already holds data: copy it out, as recvmsg would have.
-int UringBackend::copy_out(HandleState& hs, IoOp& op) noexcept {
+int UringBackend::copy_out(HandleState& hs, MsgOp& op) noexcept {
   const bool peek = (op.msg_flags & MSG_PEEK) != 0;
   const bool stream = hs.handle->stream;
   std::size_t copied = 0;
@@ -182,14 +187,14 @@ int UringBackend::copy_out(HandleState& hs, IoOp& op) noexcept {
 
 int UringBackend::send_now(HandleState& hs, IoOp& op) noexcept {
   long r;
-  do r = ::sendmsg(hs.fd, &op.msg, op.msg_flags | MSG_NOSIGNAL | MSG_DONTWAIT);
+  do r = send_without_waiting(hs.fd, op);
   while (r < 0 && errno == EINTR);
   if (r < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) hs.send_would_block = true;
     return -errno;
   }
   // A short send means the socket buffer is full: the next send waits for room in the kernel (POLL_FIRST).
-  if (hs.handle->stream && static_cast<std::size_t>(r) < total_length(op.msg)) hs.send_would_block = true;
+  if (hs.handle->stream && static_cast<std::size_t>(r) < send_length(op)) hs.send_would_block = true;
   return static_cast<int>(r);
 }
 
@@ -199,13 +204,13 @@ bool UringBackend::engage(HandleState& hs, IoOp& op) noexcept {
   RequestKind multishot_kind;
   if (op.kind == OpKind::recv_pooled) {
     multishot_kind = RequestKind::recv_multishot;
-  } else if (op.kind == OpKind::accept && tuning_.multishot_accept && op.msg.msg_name == nullptr) {
+  } else if (op.kind == OpKind::accept && tuning_.multishot_accept && as_msg(op).msg.msg_name == nullptr) {
     // A multishot accept cannot report each peer's address into the op: only address-less accepts use it.
     multishot_kind = RequestKind::accept_multishot;
   } else {
     // Data must not go to two places: a plain recv waits until the multishot has stopped (what it received
     // meanwhile lands in arrivals and is copied out first, in order).
-    if (op.kind == OpKind::recv && (op.msg_flags & MSG_OOB) == 0 && hs.multishot != MultishotState::none) {
+    if (op.kind == OpKind::recv && (as_msg(op).msg_flags & MSG_OOB) == 0 && hs.multishot != MultishotState::none) {
       stop_multishot(hs);
       return true;
     }
@@ -294,7 +299,9 @@ void UringBackend::run_kicks() noexcept {
 
 // Multishot receives that ended with -ENOBUFS re-arm once buffers have come back into the ring.
 void UringBackend::rearm_starved() noexcept {
-  if (starved_.empty() || !buffers_->consume_returned()) return;
+  if (starved_.empty()) return;
+  buffers_->grow();  // a dry spell whose -ENOBUFS came before the CQEs that leased the last buffers
+  if (!buffers_->consume_returned()) return;
   std::vector<HandleState*> batch;
   batch.swap(starved_);
   for (HandleState* hs : batch) {

@@ -83,40 +83,54 @@ int UringBackend::issue(HandleState& hs, IoOp& op) noexcept {
   Request& r = requests_[slot];
   r.op = &op;
   r.direction = direction_of(op.kind);
-  msghdr& m = op.msg;
-  // One buffer and no address or control data: the plain RECV / SEND opcodes skip the msghdr copy.
-  const bool plain = m.msg_iovlen <= 1 && m.msg_name == nullptr && m.msg_control == nullptr;
-  void* base = m.msg_iovlen == 1 ? m.msg_iov[0].iov_base : nullptr;
-  std::size_t length = m.msg_iovlen == 1 ? m.msg_iov[0].iov_len : 0;
   switch (op.kind) {
     case OpKind::recv:
-      if (plain) {
-        io_uring_prep_recv(sqe, hs.fd, base, length, op.msg_flags);
+    case OpKind::send: {
+      MsgOp& mop = as_msg(op);
+      msghdr& m = mop.msg;
+      // One buffer and no address or control data: the plain RECV / SEND opcodes skip the msghdr copy.
+      const bool plain = m.msg_iovlen <= 1 && m.msg_name == nullptr && m.msg_control == nullptr;
+      void* base = m.msg_iovlen == 1 ? m.msg_iov[0].iov_base : nullptr;
+      std::size_t length = m.msg_iovlen == 1 ? m.msg_iov[0].iov_len : 0;
+      if (op.kind == OpKind::recv) {
+        if (plain) {
+          io_uring_prep_recv(sqe, hs.fd, base, length, mop.msg_flags);
+        } else {
+          io_uring_prep_recvmsg(sqe, hs.fd, &m, static_cast<unsigned>(mop.msg_flags));
+        }
       } else {
-        io_uring_prep_recvmsg(sqe, hs.fd, &m, static_cast<unsigned>(op.msg_flags));
+        if (plain) {
+          io_uring_prep_send(sqe, hs.fd, base, length, mop.msg_flags | MSG_NOSIGNAL);
+        } else {
+          io_uring_prep_sendmsg(sqe, hs.fd, &m, static_cast<unsigned>(mop.msg_flags | MSG_NOSIGNAL));
+        }
+        // The socket was full a moment ago: wait for room before trying, instead of failing a try first.
+        if (hs.send_would_block) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
       }
       r.user_memory = true;
       break;
-    case OpKind::send:
-      if (plain) {
-        io_uring_prep_send(sqe, hs.fd, base, length, op.msg_flags | MSG_NOSIGNAL);
-      } else {
-        io_uring_prep_sendmsg(sqe, hs.fd, &m, static_cast<unsigned>(op.msg_flags | MSG_NOSIGNAL));
-      }
-      // The socket was full a moment ago: wait for room before trying, instead of failing a try first.
-      if (hs.send_would_block) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
+    }
+    case OpKind::send_stream: {
+      StreamSendOp& s = as_stream_send(op);
+      io_uring_prep_send(sqe, hs.fd, s.data, s.size, s.flags | MSG_NOSIGNAL);
+      if (hs.send_would_block) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;  // as for send, above
       r.user_memory = true;
       break;
-    case OpKind::accept:
+    }
+    case OpKind::accept: {
+      msghdr& m = as_msg(op).msg;
       io_uring_prep_accept(sqe, hs.fd, static_cast<sockaddr*>(m.msg_name), m.msg_name ? &m.msg_namelen : nullptr,
                            kAcceptFlags);
       r.user_memory = m.msg_name != nullptr;
       break;
-    case OpKind::connect:
+    }
+    case OpKind::connect: {
+      msghdr& m = as_msg(op).msg;
       // The kernel copies the address when it takes the SQE; until then it is caller memory.
       io_uring_prep_connect(sqe, hs.fd, static_cast<const sockaddr*>(m.msg_name), m.msg_namelen);
       r.user_memory = true;
       break;
+    }
     case OpKind::wait_readable: io_uring_prep_poll_add(sqe, hs.fd, POLLIN); break;
     case OpKind::wait_writable: io_uring_prep_poll_add(sqe, hs.fd, POLLOUT); break;
     case OpKind::wait_urgent:

@@ -173,6 +173,27 @@ TEST_F(UringBackendTest, RingRunningDryPausesReceivingUntilBuffersComeBack) {
   EXPECT_EQ(received, sent);
 }
 
+// The ring starts with 64 buffers and doubles when it runs dry: a server whose connections never have more than
+// a few receives in flight touches a few buffers' pages, not the whole ring's (bench/README.md, idle memory).
+TEST_F(UringBackendTest, BufferRingStartsSmallAndGrowsWhenReceivesHoldEveryBuffer) {
+  EXPECT_EQ(stats().buffers_provided, 64u);
+  constexpr int kPairs = 100;  // more receives held at once than the ring starts with
+  std::vector<std::pair<StreamSocket, StreamSocket>> pairs;
+  std::vector<PooledBuffer> held;
+  for (int i = 0; i < kPairs; ++i) {
+    pairs.push_back(socket_pair());
+    write_all(pairs.back().second.native_handle(), "x");
+    pairs.back().first.async_recv_pooled([&](Result<PooledBuffer> r) {
+      ASSERT_TRUE(r);
+      ASSERT_EQ(r->size(), 1u);
+      held.push_back(std::move(*r));
+    });
+  }
+  ASSERT_TRUE(run_until([&] { return held.size() == kPairs; })) << held.size() << " of " << kPairs << " received";
+  EXPECT_EQ(stats().buffers_leased, static_cast<std::size_t>(kPairs));
+  EXPECT_EQ(stats().buffers_provided, 128u) << "grown once, by doubling";
+}
+
 TEST_F(UringBackendTest, PlainReceiveAfterPooledOnesGetsEveryByteInOrder) {
   auto [a, b] = socket_pair();
   write_all(b.native_handle(), "p");
@@ -209,7 +230,7 @@ TEST_F(UringBackendTest, AbandonedReceiveInTheKernelNeverWritesItsBuffer) {
   std::string buffer(64, 'S');
   g_completions = 0;
   {
-    detail::IoOp op(detail::OpKind::recv, &count_completion);
+    detail::MsgOp op(detail::OpKind::recv, &count_completion);
     op.handle = a.state();
     op.set_buffer(buffer.data(), buffer.size());
     ASSERT_FALSE(reactor().backend().start(op));
@@ -237,7 +258,7 @@ TEST_F(UringBackendTest, ReceiveAbandonedBeforeSubmissionBecomesANop) {
   g_completions = 0;
   const std::size_t baseline = stats().requests_in_flight;
   {
-    detail::IoOp op(detail::OpKind::recv, &count_completion);
+    detail::MsgOp op(detail::OpKind::recv, &count_completion);
     op.handle = a.state();
     op.set_buffer(buffer.data(), buffer.size());
     ASSERT_FALSE(reactor().backend().start(op));
@@ -253,7 +274,7 @@ TEST_F(UringBackendTest, CloseCompletesKernelOperationsOnceAndNotInsideClose) {
   auto [a, b] = socket_pair();
   char buffer[16];
   g_completions = 0;
-  detail::IoOp op(detail::OpKind::recv, &count_completion);
+  detail::MsgOp op(detail::OpKind::recv, &count_completion);
   op.handle = a.state();
   op.set_buffer(buffer, sizeof buffer);
   ASSERT_FALSE(reactor().backend().start(op));

@@ -650,8 +650,8 @@ TEST_P(StreamSocketTest, CancellingAnOperationThatAlreadyCompletedKeepsItsResult
   auto pair = StreamSocket::pair(reactor());
   ASSERT_TRUE(pair) << pair.error().message();
   ASSERT_EQ(::send(pair->second.native_handle(), "x", 1, 0), 1);
-  struct Probe : detail::IoOp {
-    Probe() noexcept : IoOp(detail::OpKind::recv, &Probe::done) {}
+  struct Probe : detail::MsgOp {
+    Probe() noexcept : MsgOp(detail::OpKind::recv, &Probe::done) {}
     static void done(detail::IoOp& op) noexcept { static_cast<Probe&>(op).finished = true; }
     bool finished = false;
     char byte = 0;

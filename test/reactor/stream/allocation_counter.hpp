@@ -5,7 +5,10 @@
 //     ... the code under test ...
 //     EXPECT_EQ(counter.count(), 0u);               // allocations since the counter was made
 //     EXPECT_LT(counter.largest(), 1u << 20);       // the largest single allocation since then
+//     EXPECT_LT(live_heap_bytes() - before, 4096u);  // bytes still allocated (usable sizes, as malloc hands out)
 #pragma once
+
+#include <malloc.h>
 
 #include <cstddef>
 #include <cstdlib>
@@ -16,8 +19,17 @@ namespace rfarm::test {
 struct AllocationStats {
   std::size_t count = 0;
   std::size_t largest = 0;
+  std::size_t live_bytes = 0;  // malloc_usable_size of every block not yet freed
 };
 inline AllocationStats g_allocations;
+
+// Heap bytes allocated with operator new and not yet deleted.
+inline std::size_t live_heap_bytes() noexcept { return g_allocations.live_bytes; }
+
+inline void counted_free(void* p) noexcept {
+  if (p != nullptr) g_allocations.live_bytes -= malloc_usable_size(p);
+  std::free(p);
+}
 
 class AllocationCounter {
  public:
@@ -35,6 +47,7 @@ inline void* counted_allocation(std::size_t size, std::size_t alignment) {
   void* p = alignment > alignof(std::max_align_t) ? std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment)
                                                   : std::malloc(size == 0 ? 1 : size);
   if (p == nullptr) throw std::bad_alloc();
+  g_allocations.live_bytes += malloc_usable_size(p);
   return p;
 }
 
@@ -64,13 +77,13 @@ void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
     return nullptr;
   }
 }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { rfarm::test::counted_free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { rfarm::test::counted_free(p); }
+void operator delete(void* p) noexcept { rfarm::test::counted_free(p); }
+void operator delete[](void* p) noexcept { rfarm::test::counted_free(p); }
+void operator delete(void* p, std::size_t) noexcept { rfarm::test::counted_free(p); }
+void operator delete[](void* p, std::size_t) noexcept { rfarm::test::counted_free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { rfarm::test::counted_free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { rfarm::test::counted_free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { rfarm::test::counted_free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { rfarm::test::counted_free(p); }
