@@ -10,10 +10,10 @@
 // The queue owns its send operation: destroying the queue abandons a send in flight. Destroy the queue
 // before the stream (declare it after the stream).
 //
-// Memory: an idle queue (everything sent) holds no heap storage but its send operation: the chunk list and
-// the gather array are allocated when a turn queues something and released when the last byte has left, so
-// thousands of idle connections pay only for the object itself. A send of one chunk gathers from an iovec
-// inside the queue (no allocation).
+// Memory: an idle queue (everything sent) holds no heap storage: the chunk list, the gather array and the
+// send operation are allocated when a turn queues something and released once the last byte has left (the
+// operation at the end of that turn, never inside its own completion), so thousands of idle connections pay
+// only for the object itself. A send of one chunk gathers from an iovec inside the queue.
 #pragma once
 
 #include <memory>
@@ -73,6 +73,9 @@ class SendQueue {
   };
   struct SocketSender;
   struct TlsSender;
+  using MakeSender = std::unique_ptr<Sender> (*)(void* stream);
+  template <class Stream, class Made>
+  static std::unique_ptr<Sender> make_sender(void* stream);
 
   // Not a std::deque: libstdc++'s allocates a 512-B block and its map even while empty.
   std::vector<Chunk> chunks_;   // queued, in order; released when everything has been sent
@@ -88,7 +91,10 @@ class SendQueue {
     explicit FlushHook(SendQueue* q) noexcept : TurnHook(&SendQueue::flush), queue(q) {}
     SendQueue* queue;
   } flush_hook_{this};
-  std::unique_ptr<Sender> sender_;  // last: abandoned before the buffers it points at go
+  Reactor* reactor_;
+  void* stream_;            // the StreamSocket or TlsStream, for make_sender_
+  MakeSender make_sender_;  // makes sender_ when a send starts
+  std::unique_ptr<Sender> sender_;  // last: abandoned before the buffers it points at go; null while idle
 };
 
 }  // namespace rfarm
