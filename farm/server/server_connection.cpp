@@ -34,8 +34,7 @@ ServerConnection<S>::ServerConnection(FarmServer& server, CoreState& core, S str
       number_(core.next_connection_number++),
       reader_(stream_, reader_options(server.options().frames)),
       send_(stream_),
-      deadline_timer_(stream_.reactor()),
-      stall_timer_(stream_.reactor()) {
+      deadline_timer_(stream_.reactor()) {
   server_.connection_opened();
   // Past the shutdown deadline the guard closes the connection inside its constructor: enter(closed) then
   // leaves the half-built guard alone, and it goes here.
@@ -123,7 +122,7 @@ void ServerConnection<S>::enter(State next) {
       return;
     case State::closed: {
       deadline_timer_.cancel();
-      stall_timer_.cancel();
+      if (stall_timer_) stall_timer_->cancel();  // not released: this may run inside its callback
       Logger& log = stream_.reactor().log();
       if (log.enabled(close_level_))
         log.log(close_level_, "farm-server: connection {}.{} ({}) closed: {}", this_core(), number_, peer_name(),
@@ -304,8 +303,8 @@ void ServerConnection<S>::flush_output() {
   if (output_.empty() || state_ == State::closed) return;
   send_.push(std::move(output_));
   output_ = {};
-  if (send_.queued_bytes() > server_.options().limits.max_queued_output && !stall_timer_.armed()) {
-    stall_timer_.start(server_.options().limits.write_stall_timeout, [this] {
+  if (send_.queued_bytes() > server_.options().limits.max_queued_output && !stall_timer_armed()) {
+    start_stall_timer([this] {
       close_now("the client does not read its answers (" + std::to_string(send_.queued_bytes()) +
                     " bytes queued past the write-stall timeout)",
                 LogLevel::warn);
@@ -315,7 +314,7 @@ void ServerConnection<S>::flush_output() {
 
 template <class S>
 void ServerConnection<S>::after_output_drained() {
-  if (state_ == State::serving) stall_timer_.cancel();
+  if (state_ == State::serving) stall_timer_.reset();  // drained: the timer goes (runs from the send queue)
   maybe_finish_draining();
   wake();
 }
@@ -325,14 +324,20 @@ void ServerConnection<S>::maybe_finish_draining() {
   if (state_ != State::draining || in_flight_ != 0) return;  // tasks take as long as they take
   if (!output_.empty() || !send_.idle()) {
     // Only the answers are left: they must leave within the stall timeout, whether or not the client reads.
-    if (!stall_timer_.armed())
-      stall_timer_.start(server_.options().limits.write_stall_timeout, [this] {
+    if (!stall_timer_armed())
+      start_stall_timer([this] {
         close_now("the client does not read its last answers (write-stall timeout)", LogLevel::warn);
       });
     return;
   }
   if (close_reason_.empty()) close_reason_ = "drained for shutdown";
   enter(State::closed);
+}
+
+template <class S>
+void ServerConnection<S>::start_stall_timer(InplaceFunction<void()> on_stall) {
+  if (!stall_timer_) stall_timer_ = std::make_unique<Timer>(stream_.reactor());
+  stall_timer_->start(server_.options().limits.write_stall_timeout, std::move(on_stall));
 }
 
 template <class S>

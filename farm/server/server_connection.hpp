@@ -91,6 +91,8 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection<S>
   void on_submit(const wire::Submit& submit);
   void on_cancel(const wire::Cancel& cancel);
   void cancel_queued_tasks() noexcept;
+  std::shared_ptr<TaskTicket> find_offloaded(std::uint64_t id) const noexcept;
+  void forget_offloaded(std::uint64_t id) noexcept;
   void on_module_transfer(const wire::ModuleTransfer& transfer);
   void on_module_installed(std::uint64_t transfer_id, const std::string& sha256,
                            OffloadResult<FarmResult<FarmServer::ModuleInstall>> done);
@@ -108,6 +110,8 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection<S>
   void after_output_drained();
   void maybe_finish_draining();
   void arm_idle_timer();
+  bool stall_timer_armed() const noexcept { return stall_timer_ && stall_timer_->armed(); }
+  void start_stall_timer(InplaceFunction<void()> on_stall);
   void on_idle_timer();
   std::string peer_name() const;
 
@@ -138,12 +142,17 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection<S>
   std::size_t in_flight_ = 0;     // tasks submitted and not yet answered
   Clock::time_point last_input_{};
   std::vector<std::byte> output_;  // answers of this turn, not yet on the send queue
-  // Offloaded tasks not yet answered, by task id (server_connection_tasks.cpp).
-  std::unordered_map<std::uint64_t, std::shared_ptr<TaskTicket>> offloaded_;
+  // Offloaded tasks not yet answered, by task id (server_connection_tasks.cpp). Made at the first offloaded task
+  // and released when the last is answered: an idle connection holds no table (an empty unordered_map that once
+  // held an entry keeps its bucket array).
+  using OffloadedTasks = std::unordered_map<std::uint64_t, std::shared_ptr<TaskTicket>>;
+  std::unique_ptr<OffloadedTasks> offloaded_;
   FrameReader<S> reader_;
   SendQueue send_;
   Timer deadline_timer_;  // handshake, then idle
-  Timer stall_timer_;     // output not draining, or a drain taking too long
+  // Output not draining, or a drain taking too long: made when output backs up, released when it has drained
+  // (an idle connection does not carry a second Timer, 112 B).
+  std::unique_ptr<Timer> stall_timer_;
   std::optional<ConnectionGuard> guard_;  // the runtime's graceful shutdown sees this connection while open
   std::coroutine_handle<> waiter_;
   struct Hook : TurnHook {

@@ -26,7 +26,7 @@ template <class S>
 void ServerConnection<S>::on_submit(const wire::Submit& submit) {
   const std::uint64_t id = submit.task_id();
   const std::string_view name = submit.task()->string_view();  // required: the verifier checked it is there
-  if (offloaded_.contains(id))  // its answer would be ambiguous: the client's bug, said once, then we close
+  if (find_offloaded(id))  // its answer would be ambiguous: the client's bug, said once, then we close
     return protocol_error("task id " + std::to_string(id) + " reused while that task is in flight");
   if (state_ == State::draining)
     return send_failure(id, FailureKind::overloaded, "the server is shutting down; the task did not start", name);
@@ -42,18 +42,31 @@ void ServerConnection<S>::on_submit(const wire::Submit& submit) {
 template <class S>
 void ServerConnection<S>::on_cancel(const wire::Cancel& cancel) {
   if ((features_ & feature_bit(wire::Feature::cancel)) == 0) return;  // not granted: ignored (PROTOCOL.md)
-  auto it = offloaded_.find(cancel.task_id());
-  if (it == offloaded_.end()) return;  // answered already (or inline, or never submitted): nothing to stop
-  if (!it->second->cancel_if_queued()) return;  // running: it may see should_stop(); answered when it ends
-  const std::shared_ptr<TaskTicket> ticket = std::move(it->second);
-  offloaded_.erase(it);  // answered now: the id is free again; the worker drops the ticket unrun
+  const std::shared_ptr<TaskTicket> ticket = find_offloaded(cancel.task_id());
+  if (!ticket) return;  // answered already (or inline, or never submitted): nothing to stop
+  if (!ticket->cancel_if_queued()) return;  // running: it may see should_stop(); answered when it ends
+  forget_offloaded(cancel.task_id());  // answered now: the id is free again; the worker drops the ticket unrun
   send_failure(cancel.task_id(), FailureKind::cancelled, "cancelled before it started", ticket->task().name);
 }
 
 template <class S>
 void ServerConnection<S>::cancel_queued_tasks() noexcept {
-  for (auto& [id, ticket] : offloaded_) ticket->cancel_if_queued();  // nobody is left to answer: run none of them
-  offloaded_.clear();
+  if (!offloaded_) return;
+  for (auto& [id, ticket] : *offloaded_) ticket->cancel_if_queued();  // nobody is left to answer: run none of them
+  offloaded_.reset();
+}
+
+template <class S>
+std::shared_ptr<TaskTicket> ServerConnection<S>::find_offloaded(std::uint64_t id) const noexcept {
+  if (!offloaded_) return nullptr;
+  auto it = offloaded_->find(id);
+  return it != offloaded_->end() ? it->second : nullptr;
+}
+
+template <class S>
+void ServerConnection<S>::forget_offloaded(std::uint64_t id) noexcept {
+  offloaded_->erase(id);
+  if (offloaded_->empty()) offloaded_.reset();  // an idle connection holds no table
 }
 
 template <class S>
@@ -74,7 +87,8 @@ void ServerConnection<S>::run_offloaded(std::uint64_t id, const TaskDescriptor& 
   // (operator new's alignment keeps the FlexBuffer's scalars aligned).
   std::vector<std::byte> owned(args.begin(), args.end());
   auto ticket = std::make_shared<TaskTicket>(task, deadline);
-  offloaded_.emplace(id, ticket);
+  if (!offloaded_) offloaded_ = std::make_unique<OffloadedTasks>();
+  offloaded_->emplace(id, ticket);
   ++in_flight_;
   std::shared_ptr<const TaskRegistry> table = core_.tasks;  // the task lives as long as its table
   const ServerInfo* info = &server_;
@@ -111,9 +125,8 @@ void ServerConnection<S>::run_offloaded(std::uint64_t id, const TaskDescriptor& 
 
 template <class S>
 void ServerConnection<S>::on_offloaded_answer(std::uint64_t id, const TaskTicket& ticket, TaskAnswer answer) {
-  auto it = offloaded_.find(id);
-  const bool answered = it == offloaded_.end() || it->second.get() != &ticket;  // cancelled (the id may be reused)
-  if (!answered) offloaded_.erase(it);
+  const bool answered = find_offloaded(id).get() != &ticket;  // cancelled (the id may be reused)
+  if (!answered) forget_offloaded(id);
   if (answer.ran) core_.count_task();
   if (state_ != State::closed && !answered) {
     if (answer.outcome.ok()) {
@@ -154,6 +167,8 @@ void ServerConnection<S>::send_failure(std::uint64_t id, FailureKind kind, std::
   template void ServerConnection<S>::on_submit(const wire::Submit&);                                              \
   template void ServerConnection<S>::on_cancel(const wire::Cancel&);                                              \
   template void ServerConnection<S>::cancel_queued_tasks() noexcept;                                              \
+  template std::shared_ptr<TaskTicket> ServerConnection<S>::find_offloaded(std::uint64_t) const noexcept;         \
+  template void ServerConnection<S>::forget_offloaded(std::uint64_t) noexcept;                                    \
   template void ServerConnection<S>::run_inline(std::uint64_t, const TaskDescriptor&,                             \
                                                 std::optional<TaskTicket::Clock::time_point>, ConstBytes);        \
   template void ServerConnection<S>::run_offloaded(std::uint64_t, const TaskDescriptor&,                          \

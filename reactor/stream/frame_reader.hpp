@@ -30,7 +30,8 @@
 // while bytes are pending; a reader waiting for the next frame holds none (with recv_pooled, where the stream
 // has it, the buffer is leased when data arrives). No call allocates in the steady state: the awaitables
 // wrap the stream's own and the one coroutine frame that resumes the reader after a receive
-// (lib/callback_coroutine.hpp) is made on the first wait and reused.
+// (lib/callback_coroutine.hpp) is made on the first wait and reused, as are async_next_batch's handlers
+// (made at its first call, so a coroutine-driven reader does not carry them).
 //
 // One call at a time (next, next_batch or async_next_batch). Destroying a coroutine that awaits a call, or the
 // reader during async_next_batch, abandons the receive in flight.
@@ -41,6 +42,7 @@
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <system_error>
 #include <utility>
@@ -143,11 +145,12 @@ class FrameReader {
     requires HasReactor<S>
   {
     assert(mode_ == Mode::idle);
-    on_frame_ = std::move(on_frame);
-    on_done_ = std::move(done);
+    if (!callbacks_) callbacks_ = std::make_unique<Callbacks>(this);  // once: reused by every later call
+    callbacks_->on_frame = std::move(on_frame);
+    callbacks_->on_done = std::move(done);
     mode_ = Mode::callback;
     begin_call();
-    if (pump()) stream_->reactor().at_end_of_turn(deliver_hook_);  // answer on the loop, not inside this call
+    if (pump()) stream_->reactor().at_end_of_turn(callbacks_->deliver_hook);  // answer on the loop, not inside this call
   }
 
  private:
@@ -301,8 +304,8 @@ class FrameReader {
 
   void deliver_batch() noexcept {
     mode_ = Mode::idle;
-    FrameHandler on_frame = std::move(on_frame_);
-    DoneHandler done = std::move(on_done_);
+    FrameHandler on_frame = std::move(callbacks_->on_frame);
+    DoneHandler done = std::move(callbacks_->on_done);
     Result<std::size_t> result = take_batch(on_frame);
     done(result);  // last: it may destroy the reader
   }
@@ -331,12 +334,19 @@ class FrameReader {
   Mode mode_ = Mode::idle;
   Receiving receiving_ = Receiving::none;
   std::coroutine_handle<> waiter_;
-  FrameHandler on_frame_;
-  DoneHandler on_done_;
   struct DeliverHook : TurnHook {
     explicit DeliverHook(FrameReader* r) noexcept : TurnHook(&FrameReader::run_deliver), reader(r) {}
     FrameReader* reader;
-  } deliver_hook_{this};
+  };
+  // What async_next_batch needs (~200 B), made at its first call: a reader driven by a coroutine (next,
+  // next_batch), such as each of a server's thousands of idle connections, does not carry it.
+  struct Callbacks {
+    explicit Callbacks(FrameReader* r) noexcept : deliver_hook(r) {}
+    FrameHandler on_frame;
+    DoneHandler on_done;
+    DeliverHook deliver_hook;
+  };
+  std::unique_ptr<Callbacks> callbacks_;
   CallbackCoroutine resumer_;
   detail::AwaiterSlot<RecvAwaiter, PooledAwaiter> io_;  // last: abandoned first, before the buffer it fills
 };
