@@ -83,7 +83,7 @@ class EitherAwaitable {
 class FarmStream {
  public:
   using RecvAwaitable = detail::EitherAwaitable<StreamSocket::RecvAwaitable, TlsStream::RecvAwaitable>;
-  using SendAllAwaitable = detail::EitherAwaitable<StreamSocket::SendAllAwaitable, TlsStream::SendAwaitable>;
+  using SendAllAwaitable = detail::EitherAwaitable<StreamSocket::SendAllBufferAwaitable, TlsStream::SendAwaitable>;
 
   FarmStream() noexcept = default;
   explicit FarmStream(StreamSocket socket) noexcept : plain_(std::move(socket)) {}
