@@ -13,12 +13,12 @@ A block is marked by an HTML comment on the line before its fence:
 The files under examples/ are built and run by the test suite, so a marked block cannot drift from code that
 compiles and works.
 
-2. Every paragraph marked as a package list names exactly the packages the script installs:
+2. Every paragraph marked as a package list names exactly the packages the script can install:
 
     <!-- packages: scripts/install-deps.sh -->
     toolchain `g++` `meson` ...
 
-(every `word` in backticks up to the next blank line, against the script's packages=( ... ) array).
+(every `word` in backticks up to the next blank line, against the script's packages=( ... ) arrays: packages and test_packages).
 
 Usage: check_doc_examples.py ROOT DOC.md [DOC.md ...]; exits 1 naming each mismatch.
 """
@@ -46,12 +46,15 @@ def package_lists(text):
 
 
 def script_packages(script_text):
-    m = re.search(r"^packages=\((.*?)^\)", script_text, re.S | re.M)
-    if not m:
+    """Every package of the script's packages=( ... ) array and of any other *_packages=( ... ) array (the
+    build set and the test set of install-deps.sh)."""
+    arrays = re.findall(r"^(?:\w+_)?packages=\((.*?)^\)", script_text, re.S | re.M)
+    if not arrays:
         return None
     words = set()
-    for line in m.group(1).splitlines():
-        words.update(line.split("#", 1)[0].split())
+    for body in arrays:
+        for line in body.splitlines():
+            words.update(line.split("#", 1)[0].split())
     return words
 
 
