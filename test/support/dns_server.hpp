@@ -7,6 +7,7 @@
 //     options.servers = {dns->address()};
 #pragma once
 
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -105,27 +106,47 @@ class DnsServer {
     pid_ = -1;
   }
 
-  // Ready once the port is taken; bounded in tries (and so in time).
+  // Ready once dnsmasq answers a query on its port; bounded in tries (and so in time). "The port is taken" is
+  // not enough: another process (a test's ephemeral port) can take the probed port first, dnsmasq then exits
+  // with "Address already in use", and the resolver tests would wait out their timeouts on a socket that never
+  // answers. So: send a query for a name under .test and wait for dnsmasq's NXDOMAIN.
   bool wait_until_listening() {
-    for (int i = 0; i < 300; ++i) {
+    for (int i = 0; i < 100; ++i) {
       int status = 0;
       if (::waitpid(pid_, &status, WNOHANG) == pid_) {
         pid_ = -1;
         return false;
       }
-      if (!udp_port_free(port_)) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      if (answers_a_query(port_, static_cast<std::uint16_t>(0x5200 + i))) return true;
     }
     stop();
     return false;
   }
 
-  static bool udp_port_free(std::uint16_t port) {
+  // One DNS query for "probe.test" (type A) to 127.0.0.1:port; true when a reply with its id comes back within
+  // 30 ms.
+  static bool answers_a_query(std::uint16_t port, std::uint16_t id) {
+    const unsigned char query[] = {static_cast<unsigned char>(id >> 8), static_cast<unsigned char>(id & 0xff),
+                                   0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,  // RD, one question
+                                   5, 'p', 'r', 'o', 'b', 'e', 4, 't', 'e', 's', 't', 0, 0, 1, 0, 1};
     int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
     Address a = Address::loopback_v4(port);
-    bool free = ::bind(fd, a.native(), a.native_length()) == 0;
+    bool answered = false;
+    if (::connect(fd, a.native(), a.native_length()) == 0 && ::send(fd, query, sizeof query, 0) > 0) {
+      pollfd p{fd, POLLIN, 0};
+      unsigned char reply[512];
+      // A refused port (nothing bound yet) reports ECONNREFUSED on recv: not answered, try again.
+      if (::poll(&p, 1, 30) == 1) {
+        ssize_t n = ::recv(fd, reply, sizeof reply, 0);
+        answered = n >= 2 && reply[0] == query[0] && reply[1] == query[1];
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    }
     ::close(fd);
-    return free;
+    if (!answered) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return answered;
   }
 
   static int free_udp_port() {
