@@ -56,6 +56,7 @@ struct Engine {
   std::vector<TaskRecord> inbox;
   bool drain_posted = false;
   bool closed = false;
+  KernelStats last_stats;  // the last stats() snapshot, what stats() returns once closed (inbox_mutex)
   std::thread::id engine_thread{};
 
   // Backpressure: tasks handed to the kernel and not yet sent = the inbox + the core's pending queue. The core's
@@ -396,14 +397,20 @@ bool Kernel::wait_ready(std::size_t n, Duration timeout) const {
 KernelStats Kernel::stats() const {
   std::promise<KernelStats> p;
   auto f = p.get_future();
+  // Posted under the inbox lock, so close() (which sets `closed` under it and then posts the shutdown) cannot
+  // have destroyed the engine's reactor; after close the last snapshot stands.
+  std::unique_lock guard(engine_->inbox_mutex);
+  if (engine_->closed) return engine_->last_stats;
   engine_->reactor->post([&] {
     // One snapshot: on the engine thread the core's pending queue cannot change while the inbox is locked.
     KernelStats s = engine_->core->stats();
     std::lock_guard lock(engine_->inbox_mutex);
     s.unsent = engine_->inbox.size() + s.pending;
     s.max_unsent = engine_->max_unsent_seen;
+    engine_->last_stats = s;
     p.set_value(s);
   });
+  guard.unlock();
   return f.get();
 }
 

@@ -139,7 +139,13 @@ TEST_F(FarmServerAbuseTest, AMillionTinyFramesAreServedInBoundedMemory) {
   writer.join();
   largest = std::max(largest, resident_bytes(server->pid()));
   EXPECT_EQ(pongs, kPings) << "every Ping of " << frame_size << " bytes is answered";
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer keeps freed blocks in its quarantine (up to 256 MiB), so the server's RSS under ASan says
+  // nothing about what it holds; the bound is checked by the normal build.
+  (void)largest;
+#else
   EXPECT_LT(largest, before + (16u << 20)) << "RSS grew from " << before << " to " << largest << " bytes";
+#endif
   FarmTestClient other = welcomed(*server);
   expect_answer(other, 1);
 }
