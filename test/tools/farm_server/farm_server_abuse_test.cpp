@@ -143,6 +143,7 @@ TEST_F(FarmServerAbuseTest, AMillionTinyFramesAreServedInBoundedMemory) {
   // AddressSanitizer keeps freed blocks in its quarantine (up to 256 MiB), so the server's RSS under ASan says
   // nothing about what it holds; the bound is checked by the normal build.
   (void)largest;
+  (void)before;
 #else
   EXPECT_LT(largest, before + (16u << 20)) << "RSS grew from " << before << " to " << largest << " bytes";
 #endif
