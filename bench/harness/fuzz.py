@@ -1,7 +1,8 @@
 """Fuzz: the long run of the libFuzzer targets (test/fuzz/, issue 15) through scripts/fuzz.sh, which builds them in
 build-fuzz/ with clang-19. Full runs only (RFARM_FUZZ_SECONDS per target, default 600); --quick skips it, since
 CI already runs every target for 20 s. The figure is executions per target without a crash, leak or sanitizer
-report; issue 15 asks for 10 million each."""
+report; issue 15 asks for 10 million each: RFARM_FUZZ_RUNS=10000000 stops each target there (RFARM_FUZZ_SECONDS
+is then the cap per target)."""
 
 import os
 import re
@@ -31,10 +32,12 @@ def run(ctx, result):
         ctx.skip(result, None, "clang-19 is missing (apt-get install clang-19 libfuzzer-19-dev)")
         return
     s = seconds()
-    ctx.progress.step("scripts/fuzz.sh --seconds %d (%d targets)" % (s, len(TARGETS)), len(TARGETS) * s + 300)
-    status, out, err = proc.run([os.path.join(ctx.repo, "scripts", "fuzz.sh"), "--seconds", str(s)],
+    runs = int(os.environ.get("RFARM_FUZZ_RUNS", "0"))
+    argv = [os.path.join(ctx.repo, "scripts", "fuzz.sh"), "--seconds", str(s)] + (["--runs", str(runs)] if runs else [])
+    ctx.progress.step(" ".join(["scripts/fuzz.sh"] + argv[1:]) + " (%d targets)" % len(TARGETS), len(TARGETS) * s + 300)
+    status, out, err = proc.run(argv,
                                 timeout=len(TARGETS) * (s + 120) + 1800)
-    result["config"] = {"seconds_per_target": s}
+    result["config"] = {"seconds_per_target": s, "runs_per_target": runs or None}
     t = table.new("", ["rfarm"], [])
     for line in out.splitlines():
         m = ROW.match(line)
@@ -42,9 +45,9 @@ def run(ctx, result):
             continue
         name, runs, rate, verdict = m.group(1), int(m.group(2)), int(m.group(3)), m.group(4)
         result["measurements"].append({"target": name, "executions": runs, "exec_per_s": rate, "result": verdict})
-        table.add_row(t, name, "executions in %d s" % s, "higher", {"rfarm": stats.summary([runs])},
+        table.add_row(t, name, "executions (cap %d s)" % s, "higher", {"rfarm": stats.summary([runs])},
                       target={"value": 10_000_000, "cmp": "ge", "text": ">= 10 million executions"})
-        if verdict != "ok":
+        if not verdict.startswith("ok"):
             result["errors"].append("%s: %s" % (name, verdict))
     if status != 0 and not result["errors"]:
         result["errors"].append("scripts/fuzz.sh: exit %s: %s" % (status, proc.last_line(err or out)))
