@@ -224,28 +224,32 @@ struct Engine {
 // Collects a broadcast's answers for a waiting thread.
 class BroadcastSink final : public ResultSink {
  public:
+  // The waiting thread is woken once, when the last answer is in (or a failure came before any fan-out), not
+  // once per server: each futile wake-up is a futex round trip and a context switch on the broadcast's path.
   void fanned_out(std::uint64_t, std::size_t copies) override {
     std::lock_guard lock(mutex_);
     expected_ = copies;
     fanned_ = true;
-    done_.notify_all();
+    if (finished_locked()) done_.notify_all();
   }
   void complete(std::uint64_t, RemoteResult result) override {
     std::lock_guard lock(mutex_);
     results_.push_back(std::move(result));
-    done_.notify_all();
+    if (finished_locked()) done_.notify_all();
   }
   // Every answer, or nullopt after timeout.
   std::optional<std::vector<RemoteResult>> wait(Duration timeout) {
     std::unique_lock lock(mutex_);
-    bool all = done_.wait_for(lock, timeout, [&] {
-      return (fanned_ && results_.size() >= expected_) || (!fanned_ && !results_.empty());  // failed before fan-out
-    });
+    bool all = done_.wait_for(lock, timeout, [&] { return finished_locked(); });
     if (!all) return std::nullopt;
     return std::move(results_);
   }
 
  private:
+  bool finished_locked() const noexcept {
+    return (fanned_ && results_.size() >= expected_) || (!fanned_ && !results_.empty());  // failed before fan-out
+  }
+
   std::mutex mutex_;
   std::condition_variable done_;
   std::size_t expected_ = 0;
