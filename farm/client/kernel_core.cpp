@@ -48,7 +48,7 @@ std::error_code KernelCore::start() {
       tls_context_ = std::move(*context);
     }
     if (spec->has_host_name() && !resolver_) {
-      auto resolver = Resolver::create(reactor_);
+      auto resolver = Resolver::create(reactor_, options_.resolver);
       if (!resolver) return resolver.error();
       resolver_ = std::move(*resolver);
     }
