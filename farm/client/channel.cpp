@@ -2,12 +2,15 @@
 
 #include <utility>
 
+#include "farm/client/spin_wait.hpp"
+
 namespace rfarm::farm {
 
 namespace detail {
 
 class ChannelSink final : public ResultSink {
  public:
+  explicit ChannelSink(std::chrono::microseconds spin) noexcept : spin_(spin) {}
   void complete(std::uint64_t, RemoteResult result) override {
     {
       std::lock_guard lock(mutex_);
@@ -34,8 +37,11 @@ class ChannelSink final : public ResultSink {
       return RemoteResult(std::unexpected(
           RemoteFailure{FailureKind::cancelled, std::string(caller) + ": no task outstanding on this channel", ""}));
     auto arrived = [&] { return !done_.empty(); };
-    if (timeout.count() < 0) ready_.wait(lock, arrived);
-    else if (!ready_.wait_for(lock, timeout, arrived)) return std::nullopt;
+    if (timeout.count() < 0) {
+      if (!spin_until(lock, spin_, arrived)) ready_.wait(lock, arrived);
+    } else if (!ready_.wait_for(lock, timeout, arrived)) {
+      return std::nullopt;
+    }
     RemoteResult r = std::move(done_.front());
     done_.pop_front();
     --outstanding_;
@@ -43,6 +49,7 @@ class ChannelSink final : public ResultSink {
   }
 
  private:
+  std::chrono::microseconds spin_;  // KernelOptions::spin: look before sleeping (spin_wait.hpp)
   mutable std::mutex mutex_;
   std::condition_variable ready_;
   std::deque<RemoteResult> done_;
@@ -54,7 +61,7 @@ class ChannelSink final : public ResultSink {
 Channel::Channel(Kernel& kernel) : Channel(kernel, kernel.options().default_policy) {}
 
 Channel::Channel(Kernel& kernel, TaskPolicy policy)
-    : kernel_(&kernel), policy_(policy), sink_(std::make_shared<detail::ChannelSink>()) {}
+    : kernel_(&kernel), policy_(policy), sink_(std::make_shared<detail::ChannelSink>(kernel.options().spin)) {}
 
 void Channel::submit_encoded(std::string_view task, std::vector<std::uint8_t> args) {
   sink_->submitted();

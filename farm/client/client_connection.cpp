@@ -34,15 +34,17 @@ std::string_view to_string(ClientConnection::State state) noexcept {
 }
 
 ClientConnection::ClientConnection(Reactor& reactor, ConnectionEvents& events, const KernelOptions& options,
-                                   ConnectionId id, EndpointSpec spec, Resolver* resolver,
+                                   ConnectionId id, EndpointSpec spec, Address address, std::size_t group,
                                    const TlsContext* tls_context)
     : reactor_(reactor),
       events_(events),
       options_(options),
       id_(id),
       spec_(std::move(spec)),
-      name_(spec_.to_string()),
-      resolver_(resolver),
+      address_(std::move(address)),
+      group_(group),
+      name_(spec_.has_host_name() ? fmt::format("{} at {}", spec_.to_string(), address_.to_string())
+                                  : spec_.to_string()),
       tls_context_(tls_context),
       window_(std::max<std::size_t>(options.window, 1)),
       heartbeat_(reactor),
@@ -150,19 +152,8 @@ Task<void> ClientConnection::run() {
 
 Task<std::error_code> ClientConnection::connect_once() {
   last_error_.clear();
-  Address address = spec_.address;
-  if (spec_.has_host_name()) {
-    if (resolver_ == nullptr) co_return make_error_code(Errc::host_not_found);
-    auto found = co_await resolver_->resolve(spec_.host, std::to_string(spec_.port));
-    if (!found || found->empty()) {
-      std::error_code ec = found ? make_error_code(Errc::no_address) : found.error();
-      last_error_ = fmt::format("looking up {}: {}", spec_.host, ec.message());
-      co_return ec;
-    }
-    address = found->front();
-  }
   if (stop_requested_) co_return make_error_code(std::errc::operation_canceled);
-  auto connected = co_await connect_farm_stream(reactor_, stream_, spec_, address, tls_context_, options_.tls,
+  auto connected = co_await connect_farm_stream(reactor_, stream_, spec_, address_, tls_context_, options_.tls,
                                                 options_.connect_timeout);
   if (!connected) {
     last_error_ = connected.error().message;

@@ -26,7 +26,6 @@
 #include "farm/protocol/frame_encoder.hpp"
 #include "farm/protocol/frame_reader.hpp"
 #include "lib/task.hpp"
-#include "reactor/dns/resolver.hpp"
 #include "reactor/loop/reactor.hpp"
 #include "reactor/net/endpoint.hpp"
 #include "reactor/stream/send_queue.hpp"
@@ -53,8 +52,12 @@ class ClientConnection {
  public:
   enum class State { connecting, handshaking, ready, backing_off, closed };
 
+  // Connects to address: spec's own, or one its host name resolved to (a member of a ServerGroup; the spec then
+  // still gives TLS the name to verify). group: the index of that group, kNoGroup for a spec with an address.
+  static constexpr std::size_t kNoGroup = ~std::size_t{0};
   ClientConnection(Reactor& reactor, ConnectionEvents& events, const KernelOptions& options, ConnectionId id,
-                   EndpointSpec spec, Resolver* resolver, const TlsContext* tls_context = nullptr);
+                   EndpointSpec spec, Address address, std::size_t group = kNoGroup,
+                   const TlsContext* tls_context = nullptr);
   ClientConnection(const ClientConnection&) = delete;
   ClientConnection& operator=(const ClientConnection&) = delete;
   ~ClientConnection();
@@ -63,10 +66,16 @@ class ClientConnection {
   void start();
   // Ends it: whatever it is doing stops, and on_closed follows on a coming turn.
   void stop();
+  // Its address left its group's DNS answer: it takes no new tasks, and stops once those in flight are answered
+  // (KernelCore stops it then, or at once if it is not serving; lost, it does not reconnect).
+  void retire() noexcept { retiring_ = true; }
+  bool retiring() const noexcept { return retiring_; }
 
   State state() const noexcept { return state_; }
   ConnectionId id() const noexcept { return id_; }
   const std::string& name() const noexcept { return name_; }
+  const Address& address() const noexcept { return address_; }
+  std::size_t group() const noexcept { return group_; }
   std::size_t in_flight() const noexcept { return in_flight_; }
   std::size_t window() const noexcept { return window_; }
   std::uint64_t granted_features() const noexcept { return features_; }
@@ -93,8 +102,10 @@ class ClientConnection {
   void module_answered() noexcept {
     if (modules_loading_ > 0) --modules_loading_;
   }
-  // Ready, and not loading a module: may be given tasks.
-  bool takes_tasks() const noexcept { return state_ == State::ready && modules_loading_ == 0; }
+  // Ready and not retiring: a server that counts (broadcasts, modules, Kernel::wait_ready).
+  bool serving() const noexcept { return state_ == State::ready && !retiring_; }
+  // Serving, and not loading a module: may be given tasks.
+  bool takes_tasks() const noexcept { return serving() && modules_loading_ == 0; }
   // Appends a ModuleTransfer frame; an error if it does not fit in one frame.
   std::error_code queue_module(std::uint64_t transfer_id, std::string_view name, std::string_view sha256,
                                std::span<const std::byte> bytes);
@@ -129,12 +140,14 @@ class ClientConnection {
   const KernelOptions& options_;
   ConnectionId id_;
   EndpointSpec spec_;
+  Address address_;
+  std::size_t group_;
   std::string name_;
-  Resolver* resolver_;  // for specs with a host name; owned by the kernel
   const TlsContext* tls_context_;  // for tls: specs; owned by the kernel
 
   State state_ = State::connecting;
   bool stop_requested_ = false;
+  bool retiring_ = false;
   bool running_ = false;
   std::size_t in_flight_ = 0;
   std::size_t modules_loading_ = 0;

@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "farm/client/spin_wait.hpp"
 #include "farm/tasks/content_hash.hpp"
 
 namespace rfarm::farm {
@@ -224,28 +225,36 @@ struct Engine {
 // Collects a broadcast's answers for a waiting thread.
 class BroadcastSink final : public ResultSink {
  public:
+  explicit BroadcastSink(std::chrono::microseconds spin) noexcept : spin_(spin) {}
+  // The waiting thread is woken once, when the last answer is in (or a failure came before any fan-out), not
+  // once per server: each futile wake-up is a futex round trip and a context switch on the broadcast's path.
   void fanned_out(std::uint64_t, std::size_t copies) override {
     std::lock_guard lock(mutex_);
     expected_ = copies;
     fanned_ = true;
-    done_.notify_all();
+    if (finished_locked()) done_.notify_all();
   }
   void complete(std::uint64_t, RemoteResult result) override {
     std::lock_guard lock(mutex_);
     results_.push_back(std::move(result));
-    done_.notify_all();
+    if (finished_locked()) done_.notify_all();
   }
   // Every answer, or nullopt after timeout.
   std::optional<std::vector<RemoteResult>> wait(Duration timeout) {
     std::unique_lock lock(mutex_);
-    bool all = done_.wait_for(lock, timeout, [&] {
-      return (fanned_ && results_.size() >= expected_) || (!fanned_ && !results_.empty());  // failed before fan-out
-    });
+    bool all = spin_until(lock, spin_, [&] { return finished_locked(); }) ||
+               done_.wait_for(lock, timeout, [&] { return finished_locked(); });
     if (!all) return std::nullopt;
     return std::move(results_);
   }
 
  private:
+  std::chrono::microseconds spin_;  // KernelOptions::spin: look before sleeping (spin_wait.hpp)
+
+  bool finished_locked() const noexcept {
+    return (fanned_ && results_.size() >= expected_) || (!fanned_ && !results_.empty());  // failed before fan-out
+  }
+
   std::mutex mutex_;
   std::condition_variable done_;
   std::size_t expected_ = 0;
@@ -340,7 +349,7 @@ std::function<bool()> Kernel::canceller(std::weak_ptr<ResultSink> sink) const {
 }
 
 std::vector<RemoteResult> Kernel::broadcast_encoded(std::string_view task, std::vector<std::uint8_t> args) {
-  auto sink = std::make_shared<detail::BroadcastSink>();
+  auto sink = std::make_shared<detail::BroadcastSink>(options().spin);
   TaskRecord r = make_record(task, std::move(args), options().default_policy, sink, 0);
   r.broadcast = true;
   if (r.policy.fail_after.count() == 0) r.policy.fail_after = options().call_timeout;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "lib/error.hpp"
@@ -47,22 +48,76 @@ std::error_code KernelCore::start() {
       tls_context_ = std::move(*context);
     }
     if (spec->has_host_name() && !resolver_) {
-      auto resolver = Resolver::create(reactor_);
+      auto resolver = Resolver::create(reactor_, options_.resolver);
       if (!resolver) return resolver.error();
       resolver_ = std::move(*resolver);
     }
     specs.push_back(std::move(*spec));
   }
   for (auto& spec : specs) {
-    auto id = static_cast<ConnectionId>(connections_.size());
-    connections_.push_back(
-        std::make_unique<ClientConnection>(reactor_, *this, options_, id, std::move(spec), resolver_.get(),
-                                           tls_context_ ? &*tls_context_ : nullptr));
+    if (spec.has_host_name()) {
+      std::size_t index = groups_.size();
+      groups_.push_back(std::make_unique<ServerGroup>(
+          reactor_, *resolver_, options_, std::move(spec),
+          [this, index](ServerGroup&, std::span<const Address> added, std::span<const Address> removed) {
+            on_group_changed(index, added, removed);
+          }));
+    } else {
+      add_connection(spec, spec.address, ClientConnection::kNoGroup);
+    }
   }
-  loads_.resize(connections_.size());
-  for (auto& c : connections_) c->start();
+  for (auto& g : groups_) g->start();
   maintenance_.start(kMaintenancePeriod, [this] { on_maintenance(); });
   return {};
+}
+
+void KernelCore::add_connection(const EndpointSpec& spec, const Address& address, std::size_t group) {
+  auto free = std::find(connections_.begin(), connections_.end(), nullptr);
+  auto id = static_cast<ConnectionId>(free - connections_.begin());
+  auto connection = std::make_unique<ClientConnection>(reactor_, *this, options_, id, spec, address, group,
+                                                       tls_context_ ? &*tls_context_ : nullptr);
+  ClientConnection& c = *connection;
+  if (free == connections_.end()) connections_.push_back(std::move(connection));
+  else *free = std::move(connection);
+  loads_.resize(connections_.size());
+  c.start();
+}
+
+void KernelCore::on_group_changed(std::size_t group, std::span<const Address> added, std::span<const Address> removed) {
+  if (stopping_) return;
+  for (const Address& a : removed) {
+    for (auto& c : connections_) {
+      if (!c || c->group() != group || c->retiring() || !(c->address() == a)) continue;
+      reactor_.log().info("farm: {} left its name's answer: draining it", c->name());
+      c->retire();
+      stop_if_retired(*c);
+    }
+  }
+  for (const Address& a : added) add_connection(groups_[group]->spec(), a, group);
+  count_ready();
+  request_dispatch();  // a new server takes a turn's tasks once ready; a broadcast may wait for it to settle
+}
+
+void KernelCore::stop_if_retired(ClientConnection& connection) {
+  if (!connection.retiring()) return;
+  // Serving with tasks in flight: they finish here (on_answer comes back). Otherwise nothing is lost by stopping:
+  // leaving ready requeues whatever is still in flight, as a lost connection's tasks are.
+  if (connection.state() == ClientConnection::State::ready && connection.in_flight() > 0) return;
+  connection.stop();
+}
+
+void KernelCore::free_retired() {
+  for (auto& c : connections_)
+    if (c && c->retiring() && c->state() == ClientConnection::State::closed) {
+      retired_sessions_ += c->sessions();
+      retired_sends_ += c->sends_started();
+      c.reset();
+    }
+}
+
+bool KernelCore::all_closed() const noexcept {
+  return std::all_of(connections_.begin(), connections_.end(),
+                     [](const auto& c) { return !c || c->state() == ClientConnection::State::closed; });
 }
 
 void KernelCore::submit(TaskRecord record) {
@@ -83,7 +138,7 @@ void KernelCore::broadcast(TaskRecord prototype) {
 bool KernelCore::cancel(const ResultSink* sink) {
   bool sent = false;
   std::size_t n = table_.cancel(sink, [&](std::uint64_t id, ConnectionId connection) {
-    if (connection < connections_.size() && connections_[connection]->queue_cancel(id)) {
+    if (connection < connections_.size() && connections_[connection] && connections_[connection]->queue_cancel(id)) {
       ++cancels_sent_;
       sent = true;
     }
@@ -119,19 +174,22 @@ void KernelCore::shutdown(std::function<void()> done) {
   modules_.fail_all("the kernel closed");
   on_all_closed_ = std::move(done);
   maintenance_.cancel();
+  for (auto& g : groups_) g->stop();
   table_.drain_all([](TaskRecord& r) { fail_record(r, {FailureKind::cancelled, "the kernel closed", r.task}); });
   for (auto& b : broadcasts_waiting_) fail_record(b, {FailureKind::cancelled, "the kernel closed", b.task});
   broadcasts_waiting_.clear();
-  if (connections_.empty() || closed_ == connections_.size()) {
+  if (all_closed()) {
     if (on_all_closed_) std::exchange(on_all_closed_, {})();
     return;
   }
-  for (auto& c : connections_) c->stop();
+  for (auto& c : connections_)
+    if (c) c->stop();
 }
 
 KernelStats KernelCore::stats() const {
   KernelStats s;
-  s.servers = connections_.size();
+  s.servers = static_cast<std::size_t>(std::count_if(connections_.begin(), connections_.end(),
+                                                    [](const auto& c) { return c != nullptr; }));
   s.ready = ready_.load(std::memory_order_relaxed);
   s.pending = table_.pending();
   s.in_flight = table_.in_flight();
@@ -143,15 +201,18 @@ KernelStats KernelCore::stats() const {
   s.cancels_sent = cancels_sent_;
   s.answers_after_cancel = table_.counters().answers_after_cancel;
   for (const auto& c : connections_) {
+    if (!c) continue;
     s.sessions += c->sessions();
     s.sends += c->sends_started();
   }
+  s.sessions += retired_sessions_;
+  s.sends += retired_sends_;
   return s;
 }
 
 void KernelCore::count_ready() noexcept {
   std::size_t n = 0;
-  for (const auto& c : connections_) n += c->state() == ClientConnection::State::ready ? 1 : 0;
+  for (const auto& c : connections_) n += c && c->serving() ? 1 : 0;
   ready_.store(n, std::memory_order_relaxed);
 }
 
@@ -179,6 +240,7 @@ void KernelCore::on_lost(ClientConnection& connection) {
   modules_.on_lost(connection);
   std::size_t moved = table_.requeue(connection.id(), Clock::now(), fail_record);
   if (moved > 0) reactor_.log().info("farm: {} tasks of {} go back to the queue", moved, connection.name());
+  if (connection.retiring()) connection.stop();  // gone from DNS: no reconnecting
   request_dispatch();
 }
 
@@ -191,10 +253,11 @@ void KernelCore::fail_if_every_server_refuses() {
   if (!table_.has_pending() && broadcasts_waiting_.empty()) return;
   std::string why;
   for (const auto& c : connections_) {
+    if (!c || c->retiring()) continue;
     if (!c->refused()) return;  // another server may still take the work
     why += fmt::format("{}{}: {}", why.empty() ? "" : "; ", c->name(), c->refusal());
   }
-  if (connections_.empty()) return;
+  if (why.empty()) return;  // no server (yet): a group may still resolve
   // Obstinacy is for servers that are away, not for servers that said no: the caller hears the refusal.
   auto refuse = [&](TaskRecord& r) { fail_record(r, {FailureKind::server_error, "every server refused us: " + why, r.task}); };
   table_.drain_pending(refuse);
@@ -204,8 +267,8 @@ void KernelCore::fail_if_every_server_refuses() {
 
 void KernelCore::on_closed(ClientConnection&) {
   count_ready();
-  ++closed_;
-  if (stopping_ && closed_ == connections_.size() && on_all_closed_) {
+  // A retired connection's slot is freed by the maintenance timer (free_retired), once its coroutine has ended.
+  if (stopping_ && all_closed() && on_all_closed_) {
     // Not from inside the connection's coroutine, which is still finishing: on a coming turn.
     reactor_.post([done = std::exchange(on_all_closed_, {})] { done(); });
   }
@@ -222,8 +285,8 @@ void KernelCore::dispatch() {
   dispatch_broadcasts();
   if (table_.has_pending()) {
     for (std::size_t i = 0; i < connections_.size(); ++i) {
-      const ClientConnection& c = *connections_[i];
-      loads_[i] = {c.takes_tasks(), c.in_flight(), c.window()};
+      const ClientConnection* c = connections_[i].get();
+      loads_[i] = c ? ConnectionLoad{c->takes_tasks(), c->in_flight(), c->window()} : ConnectionLoad{};
     }
     while (table_.has_pending()) {
       std::optional<std::size_t> i = pick_least_loaded(loads_);
@@ -233,7 +296,13 @@ void KernelCore::dispatch() {
       loads_[*i].in_flight = c.in_flight();
     }
   }
-  for (auto& c : connections_) c->flush();
+  for (auto& c : connections_) {
+    if (!c) continue;
+    c->flush();
+    // A retired server whose last task was answered in this turn: drained. (Here, not in on_answer: that runs
+    // inside the connection's own receive loop, which must not have its socket closed under it.)
+    stop_if_retired(*c);
+  }
   publish_unsent();
 }
 
@@ -246,15 +315,17 @@ void KernelCore::dispatch_broadcasts() {
   // Every server means every server: a connection still on its first attempt is waited for (the maintenance
   // timer looks again); one that failed is not (lfarm broadcasts to the servers it has).
   for (const auto& c : connections_)
-    if (c->settling() || c->modules_loading() > 0) return;
+    if (c && (c->settling() || c->modules_loading() > 0)) return;
+  for (const auto& g : groups_)
+    if (!g->settled()) return;
   std::vector<TaskRecord> waiting = std::move(broadcasts_waiting_);
   broadcasts_waiting_.clear();
   for (TaskRecord& prototype : waiting) {
     std::size_t copies = 0;
-    for (auto& c : connections_) copies += c->state() == ClientConnection::State::ready ? 1 : 0;
+    for (auto& c : connections_) copies += c && c->serving() ? 1 : 0;
     if (prototype.sink) prototype.sink->fanned_out(prototype.tag, copies);
     for (auto& c : connections_) {
-      if (c->state() != ClientConnection::State::ready) continue;
+      if (!c || !c->serving()) continue;
       TaskRecord copy;
       copy.task = prototype.task;
       copy.args = prototype.args;
@@ -270,6 +341,7 @@ void KernelCore::dispatch_broadcasts() {
 
 void KernelCore::on_maintenance() {
   Clock::time_point now = Clock::now();
+  free_retired();
   if (table_.has_pending()) table_.expire_pending(now, fail_record);
   if (!broadcasts_waiting_.empty() || modules_.has_waiting()) request_dispatch();
   for (auto it = broadcasts_waiting_.begin(); it != broadcasts_waiting_.end();) {

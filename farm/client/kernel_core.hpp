@@ -21,6 +21,7 @@
 #include "farm/client/client_connection.hpp"
 #include "farm/client/kernel_options.hpp"
 #include "farm/client/module_shipper.hpp"
+#include "farm/client/server_group.hpp"
 #include "farm/client/task_record.hpp"
 #include "reactor/dns/resolver.hpp"
 #include "reactor/loop/reactor.hpp"
@@ -28,7 +29,7 @@
 namespace rfarm::farm {
 
 struct KernelStats {
-  std::size_t servers = 0;            // connections (one per server spec)
+  std::size_t servers = 0;            // connections: one per server spec, or per address of a host name's group
   std::size_t ready = 0;              // of which ready now
   std::size_t pending = 0;            // tasks waiting for a connection
   std::size_t in_flight = 0;          // tasks sent and not answered
@@ -54,8 +55,9 @@ class KernelCore final : public ConnectionEvents {
   KernelCore& operator=(const KernelCore&) = delete;
   ~KernelCore() override;
 
-  // Parses the server specs and starts a connection to each; a spec that does not parse (or a transport the
-  // kernel does not speak) is the error, and nothing starts.
+  // Parses the server specs and starts a connection to each (a spec naming a host: a ServerGroup, which starts one
+  // per address the name resolves to, now and at every re-resolution); a spec that does not parse (or a transport
+  // the kernel does not speak) is the error, and nothing starts.
   std::error_code start();
 
   void submit(TaskRecord record);
@@ -77,6 +79,8 @@ class KernelCore final : public ConnectionEvents {
   void shutdown(std::function<void()> done);
 
   KernelStats stats() const;
+  // Tasks handed to the core and not yet sent to a server (the attached kernel's backpressure gauge).
+  std::size_t unsent() const noexcept { return table_.pending(); }
   // Called (on the core's reactor) with the number of pending tasks after every dispatch and expiry: the
   // facade's backpressure gauge.
   void on_unsent_changed(std::function<void(std::size_t)> observer) { unsent_observer_ = std::move(observer); }
@@ -103,20 +107,32 @@ class KernelCore final : public ConnectionEvents {
   void on_maintenance();
   void count_ready() noexcept;
   void publish_unsent();
+  // Server groups (host names): a new address gets a connection, a vanished one's connection retires.
+  void on_group_changed(std::size_t group, std::span<const Address> added, std::span<const Address> removed);
+  void add_connection(const EndpointSpec& spec, const Address& address, std::size_t group);
+  // A retiring connection stops once nothing is in flight on it (or at once if it is not serving).
+  void stop_if_retired(ClientConnection& connection);
+  // Frees the slots of retired connections that have closed (their coroutines have ended).
+  void free_retired();
+  bool all_closed() const noexcept;
 
   Reactor& reactor_;
   KernelOptions options_;
   std::unique_ptr<Resolver> resolver_;  // made when a spec names a host
   std::optional<TlsContext> tls_context_;  // made when a spec is tls:
+  // Indexed by ConnectionId. A slot is null once its retired connection closed, and reused for the next one: by
+  // then the table holds no task in flight under that id (losing a connection requeues its tasks).
   std::vector<std::unique_ptr<ClientConnection>> connections_;
+  std::vector<std::unique_ptr<ServerGroup>> groups_;
   std::vector<ConnectionLoad> loads_;  // scratch for the balancer
   TaskTable table_;
   std::vector<TaskRecord> broadcasts_waiting_;
   ModuleShipper modules_;
   std::atomic<std::size_t> ready_{0};
   std::uint64_t cancels_sent_ = 0;
+  std::uint64_t retired_sessions_ = 0;  // the counters of connections whose slots were freed
+  std::uint64_t retired_sends_ = 0;
   bool stopping_ = false;
-  std::size_t closed_ = 0;
   std::function<void()> on_all_closed_;
   std::function<void(std::size_t)> unsent_observer_;
   Timer maintenance_;

@@ -19,6 +19,7 @@
 #include "farm/client/task_record.hpp"
 #include "lib/log.hpp"
 #include "reactor/backend/backend.hpp"
+#include "reactor/dns/resolver.hpp"
 
 namespace rfarm::farm {
 
@@ -33,8 +34,17 @@ struct BackoffPolicy {
 
 struct KernelOptions {
   // EndpointSpec text (reactor/net/endpoint.hpp): tcp:HOST:PORT, bare HOST:PORT, tls:HOST:PORT, unix:PATH. A
-  // host name is looked up at each connection attempt.
+  // host name is a group of servers (server_group.hpp): every address it resolves to gets its own connection,
+  // and the name is looked up again every resolve_interval, so servers may join and leave while the kernel runs.
   std::vector<std::string> servers;
+  // How often a host name is looked up again (zero: only until its first answer). A failed lookup keeps the
+  // servers last known.
+  Duration resolve_interval = 30s;
+  // Which addresses of a name count: both families by default. A server reachable on an IPv4 and an IPv6
+  // address of the same name is two servers to the kernel (a broadcast runs there twice): name one family then.
+  AddressFamily resolve_family = AddressFamily::unspecified;
+  // The resolver's configuration (default: /etc/resolv.conf and /etc/hosts); tests name their own DNS server.
+  ResolverOptions resolver{};
   // For tls: servers (mutual TLS): the CA their certificates come from, our certificate and key (the subject
   // their --allow-subject lists), the name their certificates must carry (default: each spec's host).
   FarmTlsOptions tls{};

@@ -8,8 +8,9 @@ void ModuleShipper::dispatch(std::vector<std::unique_ptr<ClientConnection>>& con
   if (waiting_.empty()) return;
   std::size_t ready = 0;
   for (const auto& c : connections) {
+    if (!c) continue;  // a retired connection's freed slot
     if (c->settling()) return;  // every server means every server: wait for a first attempt to end
-    ready += c->state() == ClientConnection::State::ready ? 1 : 0;
+    ready += c->serving() ? 1 : 0;
   }
   if (ready == 0) {
     for (auto it = waiting_.begin(); it != waiting_.end();) {
@@ -28,7 +29,7 @@ void ModuleShipper::dispatch(std::vector<std::unique_ptr<ClientConnection>>& con
   for (ModuleShipment& shipment : waiting_) {
     if (shipment.sink) shipment.sink->fanned_out(ready);
     for (auto& c : connections)
-      if (c->state() == ClientConnection::State::ready) send(*c, shipment, shipment.sink);
+      if (c && c->serving()) send(*c, shipment, shipment.sink);
     shipment.sink.reset();
     shipped_.push_back(std::move(shipment));
   }

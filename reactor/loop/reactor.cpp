@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -357,6 +358,11 @@ std::size_t Reactor::poll_backend(Duration timeout) {
         return 0;
       }
       if (!completions_.empty() || stopping()) return 0;
+      // Spinning must not keep a CPU from a thread that is ready to run: on a machine with fewer CPUs than busy
+      // threads (a client's engine beside its caller, servers beside their clients), the thread this loop is
+      // waiting for may be that one, and the scheduler would otherwise let it wait out the whole spin window.
+      // With nothing else runnable on this CPU, sched_yield returns at once.
+      ::sched_yield();
     } while (Clock::now() - start < budget);
     // Nothing came: halve the window (down to 1/16 of the maximum) so an idle loop spins little.
     spin_window_ = std::max(spin_window_ / 2, spin_max_ / 16);

@@ -95,6 +95,14 @@ class DnsServer {
 
   Address address() const { return Address::loopback_v4(port_); }
 
+  // SIGHUP: dnsmasq clears its cache and reads its --addn-hosts files again (asynchronously: poll for the effect).
+  // Answers can then change while a client runs.
+  //     auto dns = DnsServer::start({"--addn-hosts=" + hosts_path});   // "127.0.0.2 farm.test" lines
+  //     write(hosts_path, "127.0.0.2 farm.test\n127.0.0.3 farm.test\n"); dns->reload();
+  void reload() const {
+    if (pid_ > 0) ::kill(pid_, SIGHUP);
+  }
+
  private:
   DnsServer(pid_t pid, std::uint16_t port) : pid_(pid), port_(port) {}
 

@@ -3,6 +3,8 @@
 // and cancels one awaitable call.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <optional>
 #include <vector>
 
 #include "farm/client/kernel.hpp"
@@ -111,6 +113,67 @@ TEST_P(KernelAttachTest, AnAwaitableCallCanBeCancelled) {
   loop.cancel(watchdog);
   ASSERT_TRUE(kind);
   EXPECT_EQ(*kind, FailureKind::cancelled);
+  EXPECT_EQ(server->terminate(), 0);
+}
+
+TEST_P(KernelAttachTest, SubmitWhenRoomKeepsUnsentTasksAtTheBound) {
+  auto server = FarmServerProcess::start(GetParam());
+  ASSERT_TRUE(server) << "farm-server did not start (RFARM_FARM_SERVER, RFARM_EXAMPLE_TASKS)";
+  auto reactor = Reactor::create({.backend = GetParam()});
+  ASSERT_TRUE(reactor);
+  Reactor& loop = **reactor;
+  TimerId watchdog = loop.after(30s, [&] { loop.stop(); });
+  struct Outcome {
+    bool ready = false;
+    std::size_t submitted = 0;
+    std::size_t most_unsent = 0;
+    std::size_t answered_when_done = 0;  // calls answered when the last submit_when_room returned
+    std::size_t values = 0;
+    std::error_code try_error;
+    std::optional<FailureKind> waiter_kind;  // a producer still waiting for room when the kernel closes
+  };
+  Outcome out;
+  KernelOptions o = options(server->spec());
+  o.max_unsent = 4;
+  o.window = 2;  // with one server: 2 in flight, 4 waiting, and the producer waits for the rest
+  auto job = [&]() -> Task<void> {
+    auto kernel = Kernel::attach(loop, o);
+    if (!kernel || !(out.ready = co_await wait_ready(loop, *kernel))) co_return;
+    std::vector<RemoteCall<Null>> calls;
+    for (int i = 0; i < 40; ++i) {
+      calls.push_back(co_await kernel->submit_when_room<Null>("sleep_ms", 2));
+      ++out.submitted;
+      out.most_unsent = std::max(out.most_unsent, kernel->unsent());
+    }
+    for (auto& c : calls) out.answered_when_done += c.ready() ? 1 : 0;
+    for (auto& c : calls) out.values += (co_await c) ? 1 : 0;
+    // Full within one turn (dispatch runs at its end): try_submit refuses rather than waits.
+    std::vector<RemoteCall<Null>> more;
+    while (kernel->unsent() < 4) more.push_back(kernel->submit<Null>("sleep_ms", 2));
+    auto refused = kernel->try_submit<Null>("sleep_ms", 2);
+    if (!refused) out.try_error = refused.error();
+    // A producer waiting for room when the kernel closes: its call is answered `cancelled`.
+    auto waiter = [&](AttachedKernel& k) -> Task<void> {
+      RemoteCall<Null> call = co_await k.submit_when_room<Null>("sleep_ms", 2);
+      auto r = co_await call;
+      if (!r) out.waiter_kind = r.error().kind;
+    };
+    kernel->submit<Null>("sleep_ms", 2);  // over the bound (plain submit is not bounded): the waiter must wait
+    loop.spawn(waiter(*kernel));
+    co_await kernel->close();
+    for (int i = 0; i < 100 && !out.waiter_kind; ++i) co_await loop.sleep(1ms);
+  };
+  loop.block_on(job());
+  loop.cancel(watchdog);
+  ASSERT_TRUE(out.ready);
+  EXPECT_EQ(out.submitted, 40u);
+  EXPECT_EQ(out.values, 40u);
+  EXPECT_LE(out.most_unsent, 4u);
+  // At most 4 unsent and 2 in flight when the 40th call got in: the producer waited for the rest to finish.
+  EXPECT_GE(out.answered_when_done, 40u - 4u - 2u - 1u);
+  EXPECT_EQ(out.try_error, std::errc::resource_unavailable_try_again);
+  ASSERT_TRUE(out.waiter_kind);
+  EXPECT_EQ(*out.waiter_kind, FailureKind::cancelled);
   EXPECT_EQ(server->terminate(), 0);
 }
 
