@@ -18,21 +18,14 @@ to its hard limit here), and so is the server's (farm-server is started with the
 import argparse
 import json
 import os
-import resource
 import socket
 import subprocess
 import sys
 import time
 
+from idle_rss import allow_connections, bytes_per_connection, rss_points
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmRSS for pid %d" % pid)
 
 
 def read_frame(sock, pending):
@@ -71,19 +64,16 @@ def measure(farm_wire, server, backend, conns):
         spec = p.stdout.readline().decode().split()[0]
         host, _, port = spec.partition(":")[2].rpartition(":")
         time.sleep(0.3)
-        before = rss_kib(p.pid)
-        open_served(farm_wire, host, int(port), conns // 2, socks)
-        half = rss_kib(p.pid)
-        open_served(farm_wire, host, int(port), conns - conns // 2, socks)
-        after = rss_kib(p.pid)
+        before, half, after = rss_points(
+            p.pid, lambda count: open_served(farm_wire, host, int(port), count, socks), conns)
     finally:
         for s in socks:
             s.close()
         p.terminate()
         p.wait(timeout=10)
+    per_client, marginal = bytes_per_connection(before, half, after, conns)
     return {"backend": backend, "conns": conns, "rss_before_kib": before, "rss_after_kib": after,
-            "bytes_per_client": (after - before) * 1024.0 / conns,
-            "marginal_bytes_per_client": (after - half) * 1024.0 / (conns - conns // 2)}
+            "bytes_per_client": per_client, "marginal_bytes_per_client": marginal}
 
 
 def main():
@@ -98,10 +88,7 @@ def main():
                     os.path.join(HERE, "..", "test", "farm", "python")]
     import farm_wire  # noqa: E402 (the generated code's path is known only now)
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    if args.conns + 100 > hard:
-        sys.exit("%d connections do not fit the open-files limit %d" % (args.conns, hard))
+    allow_connections(args.conns, "farm_idle_memory")
     server = args.server or os.path.join(args.build_dir, "tools", "farm-server")
     results = []
     for backend in args.backends.split(","):

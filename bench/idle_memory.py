@@ -22,23 +22,15 @@ hard limit here; 20000 on the project's machine).
 
 import argparse
 import os
-import resource
 import socket
 import sys
 import time
 
+from idle_rss import allow_connections, bytes_per_connection, rss_points
 # The same servers, started and stopped the same way, as the echo benchmark.
 from run_echo_bench import EPOLL_PEERS, SERVERS, Server
 
 DEFAULT_SERVERS = "rfarm-epoll,rfarm-uring,raw-epoll,libuv,libevent,asio,raw-uring"
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmRSS for pid %d" % pid)
 
 
 def open_echoed(port, count, socks, deadline):
@@ -70,12 +62,8 @@ def measure_points(path, extra, conns):
     try:
         port = int(srv.start().rsplit(":", 1)[1])
         time.sleep(0.2)
-        before = rss_kib(srv.proc.pid)
         deadline = time.monotonic() + 60
-        open_echoed(port, conns // 2, socks, deadline)
-        middle = rss_kib(srv.proc.pid)
-        open_echoed(port, conns - conns // 2, socks, deadline)
-        return before, middle, rss_kib(srv.proc.pid)
+        return rss_points(srv.proc.pid, lambda count: open_echoed(port, count, socks, deadline), conns)
     finally:
         for s in socks:
             s.close()
@@ -90,10 +78,7 @@ def main():
     ap.add_argument("--servers", default=DEFAULT_SERVERS, help="comma list (default: %s)" % DEFAULT_SERVERS)
     args = ap.parse_args()
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    if args.conns + 100 > hard:
-        sys.exit("idle_memory: --conns %d does not fit the open-files limit %d" % (args.conns, hard))
+    allow_connections(args.conns, "idle_memory")
 
     rows, failed = [], 0
     for name in [s.strip() for s in args.servers.split(",") if s.strip()]:
@@ -110,8 +95,7 @@ def main():
             print("%-12s FAILED: %s" % (name, e))
             failed += 1
             continue
-        per_conn = (after - before) * 1024.0 / args.conns
-        marginal = (after - middle) * 1024.0 / (args.conns - args.conns // 2)
+        per_conn, marginal = bytes_per_connection(before, middle, after, args.conns)
         rows.append((name, before, after, per_conn))
         print("%-12s RSS %7d KiB idle, %7d KiB with %d connections: %6.0f B per connection (marginal %6.0f B)" % (
             name, before, after, args.conns, per_conn, marginal))

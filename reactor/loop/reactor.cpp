@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <stdexcept>
 
 namespace rfarm {
@@ -116,7 +118,10 @@ void SleepAwaitable::on_expiry(detail::TimerNode& node) noexcept { static_cast<S
 // ---------------------------------------------------------------------------------------------------------
 // Readiness watches.
 
-ReadinessWatch::ReadinessWatch(Reactor& reactor) noexcept : reactor_(&reactor) { Watcher::notify = &ReadinessWatch::on_ready; }
+ReadinessWatch::ReadinessWatch(Reactor& reactor) noexcept : reactor_(&reactor) {
+  Watcher::notify = &ReadinessWatch::on_ready;
+  reactor.note_handle_made(HandleKind::watch);
+}
 
 std::error_code ReadinessWatch::start(int fd, std::uint32_t events, InplaceFunction<void(std::uint32_t)> callback) {
   stop();
@@ -285,7 +290,32 @@ Reactor::~Reactor() {
   drop_pending_callbacks();
   signals_.reset();
   completions_.run();  // completions of what those closes cancelled, for operations that outlive the frames
+#ifndef NDEBUG
+  check_no_live_handles();
+#endif
   backend_.reset();
+}
+
+// Debug builds: whatever was made from this reactor and is still alive would use it when it goes (a socket's
+// close reaches the backend, a Timer's cancel the timer heap, a watch's stop the backend): say what, and stop
+// here instead of at that use-after-free.
+void Reactor::check_no_live_handles() noexcept {
+  static constexpr const char* kNames[kHandleKinds] = {"open socket(s)", "open listener(s)",
+                                                       "Timer(s) or sleep(s)", "ReadinessWatch(es)"};
+  std::string alive;
+  for (std::size_t kind = 0; kind < kHandleKinds; ++kind) {
+    const std::size_t n = live_handles_[kind].load(std::memory_order_relaxed);
+    if (n == 0) continue;
+    if (!alive.empty()) alive += ", ";
+    alive += std::to_string(n) + " " + kNames[kind];
+  }
+  if (alive.empty()) return;
+  std::fprintf(stderr,
+               "rfarm: ~Reactor: %s made from this reactor still alive; each would use the destroyed reactor when "
+               "it goes: destroy them (or close the sockets) before the reactor\n",
+               alive.c_str());
+  std::fflush(stderr);
+  std::abort();
 }
 
 void Reactor::drop_pending_callbacks() noexcept {

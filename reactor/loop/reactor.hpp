@@ -14,6 +14,7 @@
 // that is long after the turn began.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <coroutine>
@@ -35,6 +36,7 @@
 #include "lib/log.hpp"
 #include "lib/task.hpp"
 #include "reactor/backend/backend.hpp"
+#include "reactor/loop/handle_kind.hpp"
 #include "reactor/loop/timer_heap.hpp"
 
 namespace rfarm {
@@ -106,10 +108,10 @@ struct SpawnedTask : ListHook {
 // Not movable; destroying it cancels it.
 class Timer : private detail::TimerNode {
  public:
-  explicit Timer(Reactor& reactor) noexcept : TimerNode(&Timer::on_expiry), reactor_(&reactor) {}
+  explicit Timer(Reactor& reactor) noexcept;
   Timer(const Timer&) = delete;
   Timer& operator=(const Timer&) = delete;
-  ~Timer() { cancel(); }
+  ~Timer();
 
   // (Re)arms the timer; a pending expiry is replaced. The callback runs once; it may start the timer again
   // (with a new callback) or destroy the timer's owner.
@@ -130,7 +132,7 @@ class ReadinessWatch : private detail::Watcher {
   explicit ReadinessWatch(Reactor& reactor) noexcept;
   ReadinessWatch(const ReadinessWatch&) = delete;
   ReadinessWatch& operator=(const ReadinessWatch&) = delete;
-  ~ReadinessWatch() { stop(); }
+  ~ReadinessWatch();
 
   // events: POLLIN / POLLOUT / POLLPRI; the callback receives the ready events (POLLERR / POLLHUP too).
   std::error_code start(int fd, std::uint32_t events, InplaceFunction<void(std::uint32_t)> callback);
@@ -164,7 +166,10 @@ class Reactor {
   Reactor& operator=(const Reactor&) = delete;
   // Destroys still-suspended spawned tasks, then posted work that never ran and the callbacks of timers that
   // never fired (the sockets they own close), then the backend. Everything else made from the reactor
-  // (sockets, Timer, ReadinessWatch, Resolver) must be destroyed before it, as in libuv and Asio.
+  // (sockets, Timer, ReadinessWatch, Resolver) must be destroyed before it, as in libuv and Asio: each would
+  // use the destroyed reactor when it goes. Debug builds (NDEBUG unset: debug, debugoptimized and the
+  // sanitizer builds) check it here: with any such handle still alive the destructor says how many of which
+  // kind and aborts, where the mistake is made rather than at the use-after-free that follows.
   ~Reactor();
 
   // Runs until stop(), hands the backend's queued requests to the kernel (closes made in the last turn take
@@ -227,6 +232,23 @@ class Reactor {
     if (!hook.linked()) turn_hooks_.push_back(hook);
   }
 
+  // Handles of a kind made from this reactor and not yet gone (an open socket counts until it is closed).
+  // Counted in debug builds only: always 0 when NDEBUG is set. Any thread.
+  std::size_t live_handles(HandleKind kind) const noexcept {
+    return live_handles_[static_cast<std::size_t>(kind)].load(std::memory_order_relaxed);
+  }
+  // For the objects counted above (their constructors and destructors); no-ops when NDEBUG is set.
+  void note_handle_made([[maybe_unused]] HandleKind kind) noexcept {
+#ifndef NDEBUG
+    live_handles_[static_cast<std::size_t>(kind)].fetch_add(1, std::memory_order_relaxed);
+#endif
+  }
+  void note_handle_gone([[maybe_unused]] HandleKind kind) noexcept {
+#ifndef NDEBUG
+    live_handles_[static_cast<std::size_t>(kind)].fetch_sub(1, std::memory_order_relaxed);
+#endif
+  }
+
   // Loop statistics, for tests and diagnostics.
   struct Stats {
     std::uint64_t turns = 0;
@@ -267,6 +289,7 @@ class Reactor {
   bool remote_work_ready() const noexcept { return remote_inbox_ != nullptr && remote_inbox_->ready(); }
   void run_turn_hooks() noexcept;
   void drop_pending_callbacks() noexcept;
+  void check_no_live_handles() noexcept;
   TimerId add_owned_timer(Duration delay, Duration period, std::move_only_function<void()> fn);
   static void fire_owned_timer(detail::TimerNode& node) noexcept;
 
@@ -292,6 +315,9 @@ class Reactor {
   std::atomic<bool> wake_pending_{false};
   std::atomic<bool> stop_requested_{false};
 
+  // Present in every build so that the layout does not depend on NDEBUG; only debug builds count.
+  std::array<std::atomic<std::size_t>, kHandleKinds> live_handles_{};
+
   std::chrono::nanoseconds spin_max_{0};
   std::chrono::nanoseconds spin_window_{0};
   Stats stats_;
@@ -301,8 +327,13 @@ class Reactor {
 class SleepAwaitable : private detail::TimerNode {
  public:
   SleepAwaitable(Reactor& reactor, Duration delay) noexcept
-      : TimerNode(&SleepAwaitable::on_expiry), reactor_(reactor), delay_(delay) {}
-  ~SleepAwaitable() { reactor_.remove_timer(*this); }
+      : TimerNode(&SleepAwaitable::on_expiry), reactor_(reactor), delay_(delay) {
+    reactor_.note_handle_made(HandleKind::timer);
+  }
+  ~SleepAwaitable() {
+    reactor_.remove_timer(*this);
+    reactor_.note_handle_gone(HandleKind::timer);
+  }
   bool await_ready() const noexcept { return delay_.count() <= 0; }
   void await_suspend(std::coroutine_handle<> waiter) {
     waiter_ = waiter;
@@ -318,6 +349,19 @@ class SleepAwaitable : private detail::TimerNode {
 };
 
 inline auto Reactor::sleep(Duration delay) noexcept { return SleepAwaitable(*this, delay); }
+
+// Inline, after Reactor: counting costs nothing where NDEBUG is set.
+inline Timer::Timer(Reactor& reactor) noexcept : TimerNode(&Timer::on_expiry), reactor_(&reactor) {
+  reactor.note_handle_made(HandleKind::timer);
+}
+inline Timer::~Timer() {
+  cancel();
+  reactor_->note_handle_gone(HandleKind::timer);
+}
+inline ReadinessWatch::~ReadinessWatch() {
+  stop();
+  reactor_->note_handle_gone(HandleKind::watch);
+}
 
 template <class T>
 T Reactor::block_on(Task<T> task) {

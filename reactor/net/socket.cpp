@@ -7,6 +7,10 @@
 
 namespace rfarm {
 
+Socket::Socket(std::unique_ptr<detail::SocketState> state) noexcept : state_(std::move(state)) {
+  if (is_open()) state_->reactor->note_handle_made(state_->handle_kind());
+}
+
 void Socket::close() noexcept {
   if (!is_open()) return;
   // Before the descriptor closes: while the path is checked the socket is still live, so no careful successor
@@ -14,6 +18,7 @@ void Socket::close() noexcept {
   if (auto file = std::move(state_->socket_file)) detail::remove_socket_file(*file);
   state_->before_close();
   state_->reactor->backend().close(*state_);
+  state_->reactor->note_handle_gone(state_->handle_kind());
 }
 
 Result<Address> Socket::local_address() const {

@@ -16,6 +16,7 @@
 #include "lib/error.hpp"
 #include "reactor/net/address.hpp"
 #include "reactor/backend/io_op.hpp"
+#include "reactor/loop/handle_kind.hpp"
 #include "reactor/net/socket_options.hpp"
 
 namespace rfarm {
@@ -38,6 +39,8 @@ struct SocketState : IoHandle {
   // Runs before the backend cancels the operations it holds: a socket type cancels operations it parked
   // outside the backend (an accept waiting out an EMFILE back-off).
   virtual void before_close() noexcept {}
+  // What the reactor's live-handle count (debug builds) files this socket under while it is open.
+  virtual HandleKind handle_kind() const noexcept { return HandleKind::socket; }
   Reactor* reactor;
   std::unique_ptr<SocketFile> socket_file;  // removed by close() while the path still names it (bind.hpp)
 };
@@ -90,7 +93,8 @@ class Socket {
   detail::SocketState* state() const noexcept { return state_.get(); }
 
  protected:
-  explicit Socket(std::unique_ptr<detail::SocketState> state) noexcept : state_(std::move(state)) {}
+  // Takes an open state: counted by its reactor's live-handle check (debug builds) until close().
+  explicit Socket(std::unique_ptr<detail::SocketState> state) noexcept;
   std::unique_ptr<detail::SocketState> state_;
 };
 

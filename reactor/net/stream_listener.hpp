@@ -44,6 +44,7 @@ struct AcceptLogic : TimerNode {
 struct ListenerState : SocketState {  // SeqPacketListener extends it (seqpacket_socket.hpp)
   using SocketState::SocketState;
   void before_close() noexcept override;
+  HandleKind handle_kind() const noexcept override { return HandleKind::listener; }
 
   bool nodelay = true;
   bool tcp = true;

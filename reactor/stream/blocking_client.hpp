@@ -9,9 +9,9 @@
 // state), and reads through a BufferedStream, so lines and binary data mix as they do there. Every call takes
 // a timeout; when it passes the call fails with Errc::timed_out (== std::errc::timed_out) and the I/O it
 // started is abandoned. A timed-out read_line / read_some leaves the stream as it was (the bytes received
-// so far stay buffered, and a retry continues), except that on io_uring bytes arriving at the very instant
-// of the timeout may already have been taken by the abandoned receive; after a timed-out read_exactly or
-// write_all the position in the stream is unknown. A protocol that cannot lose its place closes the client
+// so far stay buffered, and a retry continues; bytes arriving at the very instant of the timeout are not lost
+// with the abandoned receive, on either backend); after a timed-out read_exactly or write_all the position in
+// the stream is unknown. A protocol that cannot lose its place closes the client
 // after a timeout. `forever` waits without a limit. Not thread-safe; movable.
 #pragma once
 

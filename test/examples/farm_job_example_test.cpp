@@ -1,7 +1,7 @@
 // examples/farm_job.cpp (the quick start's job, shown in farm/README.md) against two real farm-servers.
 #include <gtest/gtest.h>
 
-#include "test/farm/client/farm_server_process.hpp"
+#include "test/support/farm_server_process.hpp"
 #include "test/support/child_process.hpp"
 
 namespace rfarm::test {
@@ -10,10 +10,10 @@ namespace {
 using namespace std::chrono_literals;
 
 TEST(FarmJobExample, CountsThePrimesBelow2e7AndPrintsARate) {
-  auto a = farm::test::FarmServerProcess::start(BackendKind::epoll);
-  auto b = farm::test::FarmServerProcess::start(BackendKind::epoll);
+  auto a = FarmServerProcess::start(BackendKind::epoll);
+  auto b = FarmServerProcess::start(BackendKind::epoll);
   ASSERT_TRUE(a && b);
-  auto job = ChildProcess::spawn({farm::test::env_or_empty("RFARM_EXAMPLE_FARM_JOB"), a->spec(), b->spec()});
+  auto job = ChildProcess::spawn({env_text("RFARM_EXAMPLE_FARM_JOB"), a->spec(), b->spec()});
   ASSERT_TRUE(job);
   auto primes = job->read_line(30s);
   ASSERT_TRUE(primes);
@@ -28,7 +28,7 @@ TEST(FarmJobExample, CountsThePrimesBelow2e7AndPrintsARate) {
 }
 
 TEST(FarmJobExample, NoServersIsAUsageError) {
-  auto job = ChildProcess::spawn({farm::test::env_or_empty("RFARM_EXAMPLE_FARM_JOB")});
+  auto job = ChildProcess::spawn({env_text("RFARM_EXAMPLE_FARM_JOB")});
   ASSERT_TRUE(job);
   EXPECT_EQ(job->wait(10s), 2);
 }

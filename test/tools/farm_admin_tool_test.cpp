@@ -4,7 +4,7 @@
 #include <thread>
 
 #include "farm/client/kernel.hpp"
-#include "test/farm/client/farm_server_process.hpp"
+#include "test/support/farm_server_process.hpp"
 #include "test/support/tls_pki.hpp"
 #include "test/tools/tool_runner.hpp"
 
@@ -12,7 +12,7 @@ namespace rfarm::test {
 namespace {
 
 using namespace std::chrono_literals;
-using farm::test::FarmServerProcess;
+using rfarm::test::FarmServerProcess;
 
 std::string admin() { return tool_path("RFARM_FARM_ADMIN"); }
 

@@ -3,7 +3,7 @@
 
 #include <fstream>
 
-#include "test/farm/client/farm_server_process.hpp"
+#include "test/support/farm_server_process.hpp"
 #include "test/support/temp_dir.hpp"
 #include "test/support/tls_pki.hpp"
 #include "test/tools/tool_runner.hpp"
@@ -11,7 +11,7 @@
 namespace rfarm::test {
 namespace {
 
-using farm::test::FarmServerProcess;
+using rfarm::test::FarmServerProcess;
 
 std::string farm_tool() { return tool_path("RFARM_FARM"); }
 

@@ -41,6 +41,7 @@ struct Request {
   bool cancel_sent = false;   // an ASYNC_CANCEL for it was queued
   bool neutralized = false;   // turned into a NOP before the kernel saw it
   bool user_memory = false;   // the kernel reads or writes caller memory (buffers, msghdr, sockaddr)
+  bool ring_buffer = false;   // a receive into a buffer the kernel picks from the provided-buffer ring
   std::uint32_t generation = 0;
   std::uint32_t next_free = kNoSlot;
   IoOp* op = nullptr;
@@ -78,7 +79,7 @@ class RequestTable {
     // Field by field: assigning a Request{} temporary built it on the stack and copied it back, a
     // store-forwarding stall that showed in the echo profile.
     r.kind = RequestKind::lane_op;
-    r.detached = r.cancel_sent = r.neutralized = r.user_memory = false;
+    r.detached = r.cancel_sent = r.neutralized = r.user_memory = r.ring_buffer = false;
     ++r.generation;
     r.op = nullptr;
     r.handle = nullptr;

@@ -156,7 +156,7 @@ class [[gnu::visibility("hidden")]] UringBackend final : public Backend {
   io_uring_sqe* next_sqe() noexcept;
   std::uint32_t new_request(RequestKind kind, HandleState* hs) noexcept;
   io_uring_sqe* prepare(std::uint32_t slot) noexcept;
-  int issue(HandleState& hs, IoOp& op) noexcept;
+  int issue(HandleState& hs, IoOp& op, bool allow_ring_buffer = true) noexcept;
   bool arm_multishot(HandleState& hs, RequestKind kind) noexcept;
   void stop_multishot(HandleState& hs) noexcept;
   bool withdraw(std::uint32_t slot) noexcept;
@@ -169,7 +169,7 @@ class [[gnu::visibility("hidden")]] UringBackend final : public Backend {
   // --- completions (uring_completions.cpp)
   std::size_t drain_completions() noexcept;
   void on_completion(std::uint64_t user_data, int res, std::uint32_t flags) noexcept;
-  void on_lane_completion(std::uint32_t slot, int res) noexcept;
+  void on_lane_completion(std::uint32_t slot, int res, std::uint32_t flags) noexcept;
   void on_multishot_completion(std::uint32_t slot, int res, std::uint32_t flags) noexcept;
   void on_watch_completion(std::uint32_t slot, int res) noexcept;
   void on_wake_completion(int res) noexcept;

@@ -4,6 +4,9 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
+
 #include "reactor/backend/uring/uring_backend.hpp"
 
 namespace rfarm::detail {
@@ -16,6 +19,15 @@ constexpr std::size_t kMaxBufferedReceives = 8;
 constexpr std::size_t kMaxBufferedAccepts = 64;
 
 constexpr unsigned kBatch = 256;
+
+// Copies a ring buffer's bytes into a receive's buffers (they fit: the request asked for at most their size).
+void copy_into(const msghdr& msg, ConstBytes from) noexcept {
+  for (std::size_t i = 0; i < msg.msg_iovlen && !from.empty(); ++i) {
+    const std::size_t n = std::min(from.size(), msg.msg_iov[i].iov_len);
+    std::memcpy(msg.msg_iov[i].iov_base, from.data(), n);
+    from = from.subspan(n);
+  }
+}
 
 }  // namespace
 
@@ -51,7 +63,7 @@ void UringBackend::on_completion(std::uint64_t user_data, int res, std::uint32_t
   const std::uint32_t slot = requests_.lookup(user_data);
   if (slot == kNoSlot) return;  // cannot happen while slots live until their last CQE; kept as a guard
   switch (requests_[slot].kind) {
-    case RequestKind::lane_op: on_lane_completion(slot, res); return;
+    case RequestKind::lane_op: on_lane_completion(slot, res, flags); return;
     case RequestKind::recv_multishot:
     case RequestKind::accept_multishot: on_multishot_completion(slot, res, flags); return;
     case RequestKind::watch: on_watch_completion(slot, res); return;
@@ -83,16 +95,33 @@ void UringBackend::release_request(std::uint32_t slot) noexcept {
   if (hs) unref(*hs);
 }
 
-void UringBackend::on_lane_completion(std::uint32_t slot, int res) noexcept {
+void UringBackend::on_lane_completion(std::uint32_t slot, int res, std::uint32_t flags) noexcept {
   Request& r = requests_[slot];
   HandleState& hs = *r.handle;
   HandleRef keep(*this, hs);
   const Direction d = r.direction;
   IoOp* op = r.detached ? nullptr : r.op;
+  const bool ring_buffer = r.ring_buffer;
+  PooledBuffer data;  // a ring buffer's bytes (recycled into the ring if nobody keeps them)
+  if (flags & IORING_CQE_F_BUFFER)
+    data = buffers_->take(static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT), res > 0 ? res : 0);
   Lane& lane = hs.lane(d);
   if (lane.request == slot) lane.request = kNoSlot;
   release_request(slot);
   if (!hs.handle) return;  // closed: its ops were completed with -ECANCELED already
+  if (!op && res > 0 && data) {
+    // A receive given up (abandoned or cancelled) while its bytes came: they are the next receive's, first.
+    // The lane kept this request, so nothing queued behind it has run yet.
+    hs.arrivals.push_back({res, std::move(data)});
+  }
+  if (op && ring_buffer && res == -ENOBUFS) {
+    // The ring was dry when the bytes came (they wait in the socket). Grown if it can be; otherwise this one
+    // receive goes into the caller's buffer, as before the ring was used for it.
+    buffers_->grow();
+    const bool ring_has_room = buffers_->leased() < buffers_->provided();
+    res = issue(hs, *op, ring_has_room);
+    if (res == 0) return;  // still the lane head, its request in flight again
+  }
   if (op) {
     int result = res;
     switch (op->kind) {
@@ -104,6 +133,9 @@ void UringBackend::on_lane_completion(std::uint32_t slot, int res) noexcept {
       case OpKind::send:
       case OpKind::send_stream:
         if (res >= 0) hs.send_would_block = hs.handle->stream && static_cast<std::size_t>(res) < send_length(*op);
+        break;
+      case OpKind::recv:
+        if (ring_buffer && res > 0) copy_into(as_msg(*op).msg, data.bytes());
         break;
       default: break;
     }

@@ -5,13 +5,31 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "reactor/backend/uring/uring_backend.hpp"
 
 namespace rfarm::detail {
 
 namespace {
 constexpr int kAcceptFlags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+
+// Whether a receive on a stream socket asks for bytes only (no address, no control data, no flag but MSG_PEEK,
+// room for at least one byte): it then goes to the kernel without the caller's buffer (see issue()).
+bool bytes_only_receive(const HandleState& hs, const MsgOp& op) noexcept {
+  if (!hs.handle->stream || op.msg.msg_name != nullptr || op.msg.msg_control != nullptr) return false;
+  if ((op.msg_flags & ~MSG_PEEK) != 0) return false;
+  for (std::size_t i = 0; i < op.msg.msg_iovlen; ++i)
+    if (op.msg.msg_iov[i].iov_len > 0) return true;
+  return false;  // a zero-length receive: the kernel answers at once, and a zero length would mean "a buffer's worth"
 }
+
+std::size_t total_length(const msghdr& m) noexcept {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < m.msg_iovlen; ++i) n += m.msg_iov[i].iov_len;
+  return n;
+}
+}  // namespace
 
 // Runs once, in the thread that first submits: the loop's thread.
 void UringBackend::enable_if_needed() noexcept {
@@ -75,7 +93,7 @@ void UringBackend::use_fd(io_uring_sqe* sqe, const HandleState& hs) noexcept {
   }
 }
 
-int UringBackend::issue(HandleState& hs, IoOp& op) noexcept {
+int UringBackend::issue(HandleState& hs, IoOp& op, bool allow_ring_buffer) noexcept {
   std::uint32_t slot = new_request(RequestKind::lane_op, &hs);
   if (slot == kNoSlot) return -ENOMEM;
   io_uring_sqe* sqe = prepare(slot);
@@ -92,6 +110,18 @@ int UringBackend::issue(HandleState& hs, IoOp& op) noexcept {
       const bool plain = m.msg_iovlen <= 1 && m.msg_name == nullptr && m.msg_control == nullptr;
       void* base = m.msg_iovlen == 1 ? m.msg_iov[0].iov_base : nullptr;
       std::size_t length = m.msg_iovlen == 1 ? m.msg_iov[0].iov_len : 0;
+      if (op.kind == OpKind::recv && allow_ring_buffer && bytes_only_receive(hs, mop)) {
+        // Into a buffer the kernel picks from the provided-buffer ring when the bytes come, copied into the
+        // caller's at the completion: the kernel never holds the caller's buffer, so a receive given up as the
+        // bytes arrive loses nothing and writes nothing the caller took back (on_lane_completion keeps them
+        // for the next receive; README.md, "Receives into caller memory", issue 15).
+        const std::size_t want = std::min<std::size_t>(total_length(m), buffers_->buffer_size());
+        io_uring_prep_recv(sqe, hs.fd, nullptr, want, mop.msg_flags);
+        sqe->flags |= IOSQE_BUFFER_SELECT;
+        sqe->buf_group = buffers_->group();
+        r.ring_buffer = true;
+        break;
+      }
       if (op.kind == OpKind::recv) {
         if (plain) {
           io_uring_prep_recv(sqe, hs.fd, base, length, mop.msg_flags);

@@ -8,14 +8,14 @@
 #include <vector>
 
 #include "farm/client/kernel.hpp"
-#include "test/farm/client/farm_server_process.hpp"
+#include "test/support/farm_server_process.hpp"
 #include "test/support/backend_fixture.hpp"
 
 namespace rfarm::farm {
 namespace {
 
 using namespace std::chrono_literals;
-using rfarm::farm::test::FarmServerProcess;
+using rfarm::test::FarmServerProcess;
 
 class KernelAttachTest : public rfarm::test::BackendTest {
  protected:

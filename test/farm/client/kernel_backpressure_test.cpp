@@ -10,14 +10,14 @@
 
 #include "farm/client/channel.hpp"
 #include "farm/client/kernel.hpp"
-#include "test/farm/client/farm_server_process.hpp"
+#include "test/support/farm_server_process.hpp"
 #include "test/support/backend_fixture.hpp"
 
 namespace rfarm::farm {
 namespace {
 
 using namespace std::chrono_literals;
-using test::FarmServerProcess;
+using rfarm::test::FarmServerProcess;
 
 class KernelBackpressureTest : public rfarm::test::BackendTest {
  protected:

@@ -10,7 +10,7 @@
 #include "farm/client/channel.hpp"
 #include "farm/client/kernel.hpp"
 #include "test/farm/client/fake_farm_server.hpp"
-#include "test/farm/client/farm_server_process.hpp"
+#include "test/support/farm_server_process.hpp"
 #include "test/support/backend_fixture.hpp"
 
 namespace rfarm::farm {
@@ -18,7 +18,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using rfarm::farm::test::FakeFarmServer;
-using rfarm::farm::test::FarmServerProcess;
+using rfarm::test::FarmServerProcess;
 
 // Polls pred until it holds or timeout passes.
 bool eventually(const std::function<bool()>& pred, Duration timeout = 5s) {

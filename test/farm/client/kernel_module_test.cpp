@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "farm/client/kernel.hpp"
-#include "test/farm/client/farm_server_process.hpp"
+#include "test/support/farm_server_process.hpp"
 #include "test/support/backend_fixture.hpp"
 #include "test/support/temp_dir.hpp"
 
@@ -14,12 +14,12 @@ namespace rfarm::farm {
 namespace {
 
 using namespace std::chrono_literals;
-using test::FarmServerProcess;
+using rfarm::test::FarmServerProcess;
 
 class KernelModuleTest : public rfarm::test::BackendTest {
  protected:
   void SetUp() override {
-    module_ = test::env_or_empty("RFARM_HARDENED_MODULE");
+    module_ = rfarm::test::env_text("RFARM_HARDENED_MODULE");
     if (module_.empty()) GTEST_SKIP() << "RFARM_HARDENED_MODULE is not set (run through meson test)";
   }
   FarmServerProcess server(const std::string& path, bool accept) {

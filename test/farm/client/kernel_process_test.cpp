@@ -12,14 +12,14 @@
 #include "farm/client/channel.hpp"
 #include "farm/client/kernel.hpp"
 #include "farm/client/parallel.hpp"
-#include "test/farm/client/farm_server_process.hpp"
+#include "test/support/farm_server_process.hpp"
 #include "test/support/backend_fixture.hpp"
 
 namespace rfarm::farm {
 namespace {
 
 using namespace std::chrono_literals;
-using test::FarmServerProcess;
+using rfarm::test::FarmServerProcess;
 using Range = std::tuple<std::int64_t, std::int64_t>;
 
 class KernelProcessTest : public rfarm::test::BackendTest {

@@ -7,7 +7,7 @@
 #include "farm/admin/admin.hpp"
 #include "farm/client/channel.hpp"
 #include "farm/client/kernel.hpp"
-#include "test/farm/client/farm_server_process.hpp"
+#include "test/support/farm_server_process.hpp"
 #include "test/support/backend_fixture.hpp"
 #include "test/support/tls_pki.hpp"
 
@@ -16,7 +16,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using rfarm::test::tls_pki;
-using test::FarmServerProcess;
+using rfarm::test::FarmServerProcess;
 
 constexpr const char* kClientSubject = "CN=rfarm test client,O=rfarm test";  // tls_pki's client certificate
 

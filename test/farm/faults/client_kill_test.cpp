@@ -33,7 +33,7 @@ bool eventually(Fn fn, int want, std::chrono::milliseconds limit) {
 }
 
 TEST_P(ClientKillFaultTest, ServerFreesAKilledClientsStateAndKeepsServing) {
-  auto server = FaultServer::start(GetParam(), "tcp:127.0.0.1:0");
+  auto server = start_fault_server(GetParam(), "tcp:127.0.0.1:0");
   ASSERT_TRUE(server) << "farm-server did not start (RFARM_FARM_SERVER, RFARM_EXAMPLE_TASKS)";
   Kernel observer = start_kernel({server->spec()}, GetParam());
   ASSERT_TRUE(observer.wait_ready(1, 5s));

@@ -3,7 +3,7 @@
 // packets inside a namespace (loss, partition), and the one-line report the bench script (bench/faults.sh)
 // collects.
 //
-//     auto server = FaultServer::start(backend, "tcp:127.0.0.1:0");          // nullopt: it did not come up
+//     auto server = start_fault_server(backend, "tcp:127.0.0.1:0");         // nullopt: it did not come up
 //     auto ledger = std::make_shared<Ledger>(fault_task_count());
 //     submit_additions(kernel, ledger);                                      // task i is add(i, kAddend)
 //     ASSERT_TRUE(ledger->wait_all(60s));
@@ -19,8 +19,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <dirent.h>
-#include <fstream>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -33,7 +31,10 @@
 #include "farm/client/kernel.hpp"
 #include "reactor/backend/backend.hpp"
 #include "test/support/child_process.hpp"
+#include "test/support/farm_server_process.hpp"
+#include "test/support/backend_fixture.hpp"
 #include "test/support/netns.hpp"
+#include "test/support/packet_filter.hpp"
 
 namespace rfarm::farm::test {
 
@@ -46,66 +47,16 @@ inline std::size_t fault_task_count() {
   return static_cast<std::size_t>(std::strtoull(v, nullptr, 10));
 }
 
-inline std::string env_text(const char* name) {
-  const char* v = std::getenv(name);
-  return v != nullptr ? v : "";
+using rfarm::test::env_text;
+using rfarm::test::FarmServerProcess;
+
+// A farm-server for a fault case (test/support/farm_server_process.hpp): the example tasks, errors only on its
+// stderr, optionally inside a network namespace. Killed (SIGKILL) when the object goes away.
+inline std::optional<FarmServerProcess> start_fault_server(BackendKind backend, const std::string& listen,
+                                                           const std::string& netns = {}) {
+  return FarmServerProcess::start(rfarm::test::FarmServerOptions{
+      .backend = backend, .listen = listen, .extra = {"--log-level", "error"}, .workers = 2, .netns = netns});
 }
-
-// A real farm-server (RFARM_FARM_SERVER) with the example tasks (RFARM_EXAMPLE_TASKS), optionally run through
-// `ip netns exec` (which execs, so pid() is the server's own). Killed (SIGKILL) when the object goes away.
-class FaultServer {
- public:
-  static std::optional<FaultServer> start(BackendKind backend, const std::string& listen,
-                                          const std::string& netns = {}) {
-    std::vector<std::string> argv;
-    if (!netns.empty()) argv = {"ip", "netns", "exec", netns};
-    for (std::string a : {env_text("RFARM_FARM_SERVER"), std::string("--listen"), listen, std::string("--module"),
-                          env_text("RFARM_EXAMPLE_TASKS"), std::string("--threads"), std::string("1"),
-                          std::string("--workers"), std::string("2"), std::string("--backend"),
-                          std::string(backend == BackendKind::uring ? "uring" : "epoll"), std::string("--log-level"),
-                          std::string("error")})
-      argv.push_back(std::move(a));
-    // A namespace's addresses are not loopback, and farm-server refuses plaintext there unless told; the
-    // namespaces are the test's own, reachable from nowhere else.
-    if (!netns.empty()) argv.push_back("--insecure-plaintext");
-    auto child = rfarm::test::ChildProcess::spawn(argv);
-    if (!child) return std::nullopt;
-    auto line = child->read_line(std::chrono::seconds(10));  // its endpoint, once it listens
-    if (!line) return std::nullopt;
-    return FaultServer(std::move(*child), *line);
-  }
-
-  const std::string& spec() const { return spec_; }
-  pid_t pid() const { return child_.pid(); }
-  void stop() { ::kill(child_.pid(), SIGSTOP); }
-  void kill9() {
-    ::kill(child_.pid(), SIGKILL);
-    child_.wait(std::chrono::seconds(10));
-  }
-
-  // Descriptors the server holds open now (/proc/PID/fd), -1 if it cannot be read.
-  int open_descriptors() const {
-    DIR* d = ::opendir(("/proc/" + std::to_string(pid()) + "/fd").c_str());
-    if (d == nullptr) return -1;
-    int n = 0;
-    while (dirent* e = ::readdir(d))
-      if (e->d_name[0] != '.') ++n;
-    ::closedir(d);
-    return n;
-  }
-  // Resident set size in KiB (VmRSS), -1 if it cannot be read.
-  long rss_kib() const {
-    std::ifstream in("/proc/" + std::to_string(pid()) + "/status");
-    for (std::string line; std::getline(in, line);)
-      if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
-    return -1;
-  }
-
- private:
-  FaultServer(rfarm::test::ChildProcess child, std::string spec) : child_(std::move(child)), spec_(std::move(spec)) {}
-  rfarm::test::ChildProcess child_;
-  std::string spec_;
-};
 
 // Every task of a run, by tag: how often it was answered, whether every answer had the right value. Task i is
 // add(i, kAddend), so its value is i + kAddend and a result delivered to the wrong task is caught.
@@ -182,6 +133,42 @@ inline Kernel start_kernel(std::vector<std::string> servers, BackendKind backend
   if (!k) throw std::runtime_error("Kernel::start: " + k.error().message());
   return std::move(*k);
 }
+
+// The namespaced cases' common set-up (packet loss, partition): farm-servers in namespace a behind an nftables
+// filter, the Kernel's engine thread in namespace b, joined by a veth pair. A suite names its namespaces with
+// tag(); where namespaces cannot be made (no root, no iproute2) its tests skip, saying why.
+class NamespacedFaultTest : public rfarm::test::BackendTest {
+ protected:
+  virtual std::string tag() const = 0;
+
+  void SetUp() override {
+    rfarm::test::BackendTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    std::string why;
+    auto net = rfarm::test::VethNamespaces::create(tag(), &why, {.wait_for_multicast_route = false});
+    if (!net) GTEST_SKIP() << why;
+    net_.emplace(std::move(*net));
+    auto filter = rfarm::test::PacketFilter::create(server_namespace(), &why);
+    ASSERT_TRUE(filter) << why;
+    filter_.emplace(std::move(*filter));
+  }
+
+  const std::string& server_namespace() const { return net_->name(rfarm::test::Side::a); }
+  rfarm::test::PacketFilter& filter() { return *filter_; }
+  // A farm-server listening on listen, an address of namespace a.
+  std::optional<FarmServerProcess> start_server(const std::string& listen) {
+    return start_fault_server(GetParam(), listen, server_namespace());
+  }
+  // The Kernel, its engine thread made inside namespace b (where it stays: its sockets cross the veth pair).
+  Result<Kernel> start_kernel_in_client_namespace(std::vector<std::string> servers, Duration heartbeat_timeout = 3s) {
+    return net_->run_in(rfarm::test::Side::b,
+                        [&] { return start_kernel(std::move(servers), GetParam(), heartbeat_timeout); });
+  }
+
+ private:
+  std::optional<rfarm::test::VethNamespaces> net_;
+  std::optional<rfarm::test::PacketFilter> filter_;  // after net_: its table goes before the namespaces
+};
 
 // Submits the ledger's tasks in batches of `batch` (one wake-up of the kernel's engine per batch).
 inline void submit_additions(Kernel& kernel, const std::shared_ptr<Ledger>& ledger, std::size_t batch = 1000) {

@@ -7,33 +7,25 @@
 #include <chrono>
 
 #include "test/farm/faults/fault_harness.hpp"
-#include "test/support/backend_fixture.hpp"
-#include "test/support/packet_filter.hpp"
 
 namespace rfarm::farm::test {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using rfarm::test::PacketFilter;
-using rfarm::test::Side;
-using rfarm::test::VethNamespaces;
 
-class PacketLossFaultTest : public rfarm::test::BackendTest {};
+class PacketLossFaultTest : public NamespacedFaultTest {
+ protected:
+  std::string tag() const override { return "loss"; }
+};
 
 TEST_P(PacketLossFaultTest, FivePercentLossForTheWholeRun) {
-  std::string why;
-  auto net = VethNamespaces::create("loss", &why, {.wait_for_multicast_route = false});
-  if (!net) GTEST_SKIP() << why;
-  auto filter = PacketFilter::create(net->name(Side::a), &why);
-  ASSERT_TRUE(filter) << why;
-  auto server = FaultServer::start(GetParam(), "tcp:10.77.0.1:0", net->name(Side::a));
-  ASSERT_TRUE(server) << "farm-server did not start in " << net->name(Side::a);
-  // The engine thread is made inside namespace b and stays there: its sockets cross the veth pair.
-  auto made = net->run_in(Side::b, [&] { return start_kernel({server->spec()}, GetParam()); });
+  auto server = start_server("tcp:10.77.0.1:0");
+  ASSERT_TRUE(server) << "farm-server did not start in " << server_namespace();
+  auto made = start_kernel_in_client_namespace({server->spec()});
   ASSERT_TRUE(made) << made.error().message();
   Kernel kernel = std::move(*made);
   ASSERT_TRUE(kernel.wait_ready(1, 10s));
-  ASSERT_TRUE(filter->drop_percent(5));
+  ASSERT_TRUE(filter().drop_percent(5));
   auto ledger = std::make_shared<Ledger>(fault_task_count());
   auto started = Clock::now();
   // 2,000 batches over 5 s: many small sends (and their answers) meet the loss, not a few large ones.
@@ -49,7 +41,7 @@ TEST_P(PacketLossFaultTest, FivePercentLossForTheWholeRun) {
   // A task runs twice only if its connection was lost with it (resubmitted): the bound on duplicates.
   EXPECT_GE(executions, static_cast<long>(ledger->tasks()));
   EXPECT_LE(executions - static_cast<long>(ledger->tasks()), static_cast<long>(stats.resubmitted));
-  const long dropped = filter->dropped();
+  const long dropped = filter().dropped();
   std::printf("loss: %ld packets dropped by the filter\n", dropped);
   EXPECT_GT(dropped, 0) << "the filter dropped nothing: the case tested no loss";
   // Each connection declared dead may have had a window's worth of tasks on it.

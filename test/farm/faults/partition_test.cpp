@@ -8,29 +8,22 @@
 #include <thread>
 
 #include "test/farm/faults/fault_harness.hpp"
-#include "test/support/backend_fixture.hpp"
-#include "test/support/packet_filter.hpp"
 
 namespace rfarm::farm::test {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using rfarm::test::PacketFilter;
-using rfarm::test::Side;
-using rfarm::test::VethNamespaces;
 
-class PartitionFaultTest : public rfarm::test::BackendTest {};
+class PartitionFaultTest : public NamespacedFaultTest {
+ protected:
+  std::string tag() const override { return "part"; }
+};
 
 TEST_P(PartitionFaultTest, OneOfTwoServersCutOffThenHealed) {
-  std::string why;
-  auto net = VethNamespaces::create("part", &why, {.wait_for_multicast_route = false});
-  if (!net) GTEST_SKIP() << why;
-  auto filter = PacketFilter::create(net->name(Side::a), &why);
-  ASSERT_TRUE(filter) << why;
-  auto near = FaultServer::start(GetParam(), "tcp:10.77.0.1:0", net->name(Side::a));
-  auto far = FaultServer::start(GetParam(), "tcp:10.77.0.3:0", net->name(Side::a));
-  ASSERT_TRUE(near && far) << "farm-server did not start in " << net->name(Side::a);
-  auto made = net->run_in(Side::b, [&] { return start_kernel({near->spec(), far->spec()}, GetParam(), 1s); });
+  auto near = start_server("tcp:10.77.0.1:0");
+  auto far = start_server("tcp:10.77.0.3:0");
+  ASSERT_TRUE(near && far) << "farm-server did not start in " << server_namespace();
+  auto made = start_kernel_in_client_namespace({near->spec(), far->spec()}, 1s);
   ASSERT_TRUE(made) << made.error().message();
   Kernel kernel = std::move(*made);
   ASSERT_TRUE(kernel.wait_ready(2, 10s));
@@ -38,11 +31,11 @@ TEST_P(PartitionFaultTest, OneOfTwoServersCutOffThenHealed) {
   auto started = Clock::now();
   PacedSubmitter submitter(kernel, ledger, 8s);
   ASSERT_TRUE(ledger->wait_for_answers(ledger->tasks() / 10, 60s)) << ledger->answered();
-  ASSERT_TRUE(filter->cut("10.77.0.3"));
+  ASSERT_TRUE(filter().cut("10.77.0.3"));
   const std::size_t at_cut = ledger->answered();
   std::this_thread::sleep_for(3s);  // the heartbeat (1 s) notices; the other server carries the work
   const std::size_t during = ledger->answered();
-  ASSERT_TRUE(filter->heal());
+  ASSERT_TRUE(filter().heal());
   EXPECT_TRUE(kernel.wait_ready(2, 10s)) << "the cut-off server did not come back into service";
   ASSERT_TRUE(ledger->wait_all(60s)) << ledger->answered() << " of " << ledger->tasks() << " answered";
   double seconds = std::chrono::duration<double>(Clock::now() - started).count();

@@ -18,7 +18,7 @@ using Clock = std::chrono::steady_clock;
 class RestartFaultTest : public rfarm::test::BackendTest {};
 
 TEST_P(RestartFaultTest, KillNineMidBatchThenRestartOnTheSameAddress) {
-  std::optional<FaultServer> server = FaultServer::start(GetParam(), "tcp:127.0.0.1:0");
+  std::optional<FarmServerProcess> server = start_fault_server(GetParam(), "tcp:127.0.0.1:0");
   ASSERT_TRUE(server) << "farm-server did not start (RFARM_FARM_SERVER, RFARM_EXAMPLE_TASKS)";
   const std::string spec = server->spec();
   Kernel kernel = start_kernel({spec}, GetParam());
@@ -38,7 +38,7 @@ TEST_P(RestartFaultTest, KillNineMidBatchThenRestartOnTheSameAddress) {
   server.reset();
   // The same port again; the listener sets SO_REUSEADDR, so the old connections' TIME_WAIT does not block it.
   for (int attempt = 0; attempt < 50 && !server; ++attempt) {
-    if (auto next = FaultServer::start(GetParam(), spec)) {
+    if (auto next = start_fault_server(GetParam(), spec)) {
       server.emplace(std::move(*next));
     } else {
       std::this_thread::sleep_for(100ms);

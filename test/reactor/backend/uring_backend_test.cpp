@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -218,6 +219,27 @@ TEST_F(UringBackendTest, PlainReceiveAfterPooledOnesGetsEveryByteInOrder) {
   EXPECT_EQ(got, "queued-after");
 }
 
+// A plain receive goes to the kernel without the caller's buffer: a ring buffer is picked when the bytes come
+// and copied out at the completion, so the waiting receive pins none and the kernel writes no caller memory.
+TEST_F(UringBackendTest, PlainReceiveWaitsWithoutARingBufferAndCopiesOutOfOne) {
+  auto [a, b] = socket_pair();
+  std::string buffer(64, 'S');
+  bool done = false;
+  std::size_t n = 0;
+  a.async_recv(as_writable_bytes(std::span(buffer.data(), buffer.size())), [&](Result<std::size_t> r) {
+    n = r.value_or(0);
+    done = true;
+  });
+  run_for(5ms);
+  ASSERT_FALSE(done);
+  EXPECT_EQ(stats().buffers_leased, 0u) << "a waiting plain receive holds a ring buffer";
+  write_all(b.native_handle(), "abc");
+  ASSERT_TRUE(run_until([&] { return done; }));
+  EXPECT_EQ(buffer.substr(0, n), "abc");
+  EXPECT_EQ(buffer.substr(n), std::string(64 - n, 'S')) << "written past what was received";
+  EXPECT_EQ(stats().buffers_leased, 0u) << "the ring buffer went back after the copy";
+}
+
 int g_completions = 0;
 int g_last_result = 0;
 void count_completion(detail::IoOp& op) noexcept {
@@ -225,14 +247,23 @@ void count_completion(detail::IoOp& op) noexcept {
   g_last_result = op.result;
 }
 
+// A receive with control data (passed descriptors) goes to the kernel with its own buffers (a plain receive
+// never does: it is copied out of the multishot's ring buffers).
+void ask_for_control_data(detail::MsgOp& op, std::span<char> control) {
+  op.msg.msg_control = control.data();
+  op.msg.msg_controllen = control.size();
+}
+
 TEST_F(UringBackendTest, AbandonedReceiveInTheKernelNeverWritesItsBuffer) {
   auto [a, b] = socket_pair();
   std::string buffer(64, 'S');
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
   g_completions = 0;
   {
     detail::MsgOp op(detail::OpKind::recv, &count_completion);
     op.handle = a.state();
     op.set_buffer(buffer.data(), buffer.size());
+    ask_for_control_data(op, control);
     ASSERT_FALSE(reactor().backend().start(op));
     reactor().run_once(Duration(0));  // submitted: the kernel now holds the receive
   }  // ~IoOp abandons it: the cancel goes to the kernel before this memory could be reused
@@ -255,12 +286,14 @@ TEST_F(UringBackendTest, AbandonedReceiveInTheKernelNeverWritesItsBuffer) {
 TEST_F(UringBackendTest, ReceiveAbandonedBeforeSubmissionBecomesANop) {
   auto [a, b] = socket_pair();
   std::string buffer(64, 'S');
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
   g_completions = 0;
   const std::size_t baseline = stats().requests_in_flight;
   {
     detail::MsgOp op(detail::OpKind::recv, &count_completion);
     op.handle = a.state();
     op.set_buffer(buffer.data(), buffer.size());
+    ask_for_control_data(op, control);
     ASSERT_FALSE(reactor().backend().start(op));
   }
   write_all(b.native_handle(), "data");

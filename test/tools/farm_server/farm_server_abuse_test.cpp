@@ -16,7 +16,8 @@
 #include <vector>
 
 #include "test/support/farm_test_client.hpp"
-#include "test/tools/farm_server/farm_server_process.hpp"
+#include "test/support/farm_server_process.hpp"
+#include "test/tools/tool_runner.hpp"
 #include "test/tools/tool_runner.hpp"
 
 namespace rfarm::test {

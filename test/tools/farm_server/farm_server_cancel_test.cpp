@@ -10,7 +10,8 @@
 
 #include "test/support/child_process.hpp"
 #include "test/support/tls_peers.hpp"
-#include "test/tools/farm_server/farm_server_process.hpp"
+#include "test/support/farm_server_process.hpp"
+#include "test/tools/tool_runner.hpp"
 #include "test/tools/tool_runner.hpp"
 
 namespace rfarm::test {

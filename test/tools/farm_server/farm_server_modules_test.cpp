@@ -11,7 +11,8 @@
 #include "farm/tasks/content_hash.hpp"
 #include "test/support/farm_test_client.hpp"
 #include "test/support/temp_dir.hpp"
-#include "test/tools/farm_server/farm_server_process.hpp"
+#include "test/support/farm_server_process.hpp"
+#include "test/tools/tool_runner.hpp"
 
 namespace rfarm::test {
 namespace {

@@ -14,7 +14,8 @@
 #include "test/support/temp_dir.hpp"
 #include "test/support/tls_peers.hpp"
 #include "test/support/tls_pki.hpp"
-#include "test/tools/farm_server/farm_server_process.hpp"
+#include "test/support/farm_server_process.hpp"
+#include "test/tools/tool_runner.hpp"
 
 namespace rfarm::test {
 namespace {

@@ -12,7 +12,8 @@
 #include "test/support/child_process.hpp"
 #include "test/support/farm_test_client.hpp"
 #include "test/support/temp_dir.hpp"
-#include "test/tools/farm_server/farm_server_process.hpp"
+#include "test/support/farm_server_process.hpp"
+#include "test/tools/tool_runner.hpp"
 
 namespace rfarm::test {
 namespace {
