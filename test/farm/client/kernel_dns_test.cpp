@@ -15,7 +15,7 @@
 #include "farm/admin/admin.hpp"
 #include "farm/client/channel.hpp"
 #include "farm/client/kernel.hpp"
-#include "test/farm/client/farm_server_process.hpp"
+#include "test/support/farm_server_process.hpp"
 #include "test/support/backend_fixture.hpp"
 #include "test/support/dns_server.hpp"
 #include "test/support/temp_dir.hpp"
