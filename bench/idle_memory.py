@@ -30,7 +30,7 @@ from idle_rss import allow_connections, bytes_per_connection, rss_points
 # The same servers, started and stopped the same way, as the echo benchmark.
 from run_echo_bench import EPOLL_PEERS, SERVERS, Server
 
-DEFAULT_SERVERS = "rfarm-epoll,rfarm-uring,raw-epoll,libuv,libevent,asio,raw-uring"
+DEFAULT_SERVERS = "rfarm-epoll,rfarm-uring,rfarm-epoll-coro,rfarm-uring-coro,raw-epoll,libuv,libevent,asio,raw-uring"
 
 
 def open_echoed(port, count, socks, deadline):
@@ -87,28 +87,28 @@ def main():
         rel, extra, _ = SERVERS[name]
         path = os.path.join(args.build_dir, rel)
         if not os.access(path, os.X_OK):
-            print("skip %-12s: %s is missing" % (name, path))
+            print("skip %-16s: %s is missing" % (name, path))
             continue
         try:
             before, middle, after = measure_points(path, extra, args.conns)
         except (OSError, RuntimeError) as e:
-            print("%-12s FAILED: %s" % (name, e))
+            print("%-16s FAILED: %s" % (name, e))
             failed += 1
             continue
         per_conn, marginal = bytes_per_connection(before, middle, after, args.conns)
         rows.append((name, before, after, per_conn))
-        print("%-12s RSS %7d KiB idle, %7d KiB with %d connections: %6.0f B per connection (marginal %6.0f B)" % (
+        print("%-16s RSS %7d KiB idle, %7d KiB with %d connections: %6.0f B per connection (marginal %6.0f B)" % (
             name, before, after, args.conns, per_conn, marginal))
     peers = [r[3] for r in rows if r[0] in EPOLL_PEERS]
     if peers:
         best = min(peers)
         for name, _, _, per_conn in rows:
             if name.startswith("rfarm"):
-                print("%-12s %.1fx the best of raw-epoll and libuv (%.0f B)" % (name, per_conn / max(best, 1), best))
+                print("%-16s %.1fx the best of raw-epoll and libuv (%.0f B)" % (name, per_conn / max(best, 1), best))
     uring_peer = [r[3] for r in rows if r[0] == "raw-uring"]
     for name, _, _, per_conn in rows:
-        if name == "rfarm-uring" and uring_peer:
-            print("%-12s %.2fx raw-uring (%.0f B)" % (name, per_conn / max(uring_peer[0], 1), uring_peer[0]))
+        if name.startswith("rfarm-uring") and uring_peer:
+            print("%-16s %.2fx raw-uring (%.0f B)" % (name, per_conn / max(uring_peer[0], 1), uring_peer[0]))
     return 1 if failed else 0
 
 

@@ -40,6 +40,9 @@ import time
 SERVERS = {
     "rfarm-epoll": ("tools/echo-server", ["--backend", "epoll", "--threads", "1"], True),
     "rfarm-uring": ("tools/echo-server", ["--backend", "uring", "--threads", "1"], True),
+    # The same with a coroutine per connection instead of the default callback-style state machine.
+    "rfarm-epoll-coro": ("tools/echo-server", ["--backend", "epoll", "--threads", "1", "--style", "coroutine"], True),
+    "rfarm-uring-coro": ("tools/echo-server", ["--backend", "uring", "--threads", "1", "--style", "coroutine"], True),
     "raw-epoll": ("bench/raw_epoll_echo", [], True),
     "raw-epoll-lt": ("bench/raw_epoll_echo", ["--level"], True),  # ET-vs-LT check, not a default
     # rfarm's syscalls (recv/send) with no library around them: the floor for rfarm-epoll, not a default.

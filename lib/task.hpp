@@ -18,6 +18,7 @@
 
 #include <cassert>
 #include <coroutine>
+#include <cstdint>
 #include <exception>
 #include <type_traits>
 #include <utility>
@@ -49,6 +50,9 @@ struct TaskPromiseBase {
   // AddressSanitizer, so a loop awaiting tasks that complete without suspending (buffered reads) would nest
   // a few frames per iteration until the stack overflows.
   bool running_inline = false;
+  // Where Reactor::spawn registered a detached task (its index in the reactor's table); fits in the padding
+  // after running_inline, so no frame grows for it.
+  std::uint32_t spawn_slot = 0;
 
   struct FinalAwaiter {
     bool await_ready() const noexcept { return false; }

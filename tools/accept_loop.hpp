@@ -2,6 +2,7 @@
 #pragma once
 
 #include <system_error>
+#include <type_traits>
 #include <utility>
 
 #include "lib/task.hpp"
@@ -9,8 +10,9 @@
 
 namespace rfarm::tools {
 
-// Accepts until the listener is closed. serve(connection) makes the Task<void> that handles one connection;
-// it runs as its own spawned task. A failed accept (a connection reset before it was taken, EMFILE after the
+// Accepts until the listener is closed. serve(connection) either makes the Task<void> that handles one
+// connection, which runs as its own spawned task, or (returning void) starts a callback-style connection
+// itself. A failed accept (a connection reset before it was taken, EMFILE after the
 // listener's back-off) is logged and the loop goes on.
 template <class Listener, class Serve>
 Task<void> accept_loop(Reactor& reactor, Listener& listener, Serve serve) {
@@ -21,7 +23,11 @@ Task<void> accept_loop(Reactor& reactor, Listener& listener, Serve serve) {
       reactor.log().warn("accept: {}", conn.error().message());
       continue;
     }
-    reactor.spawn(serve(std::move(*conn)));
+    if constexpr (std::is_void_v<decltype(serve(std::move(*conn)))>) {
+      serve(std::move(*conn));
+    } else {
+      reactor.spawn(serve(std::move(*conn)));
+    }
   }
 }
 

@@ -22,6 +22,7 @@
 #include "tools/echo_server_dgram.hpp"
 #include "tools/echo_server_options.hpp"
 #include "tools/echo_server_runtime.hpp"
+#include "tools/echo_connection.hpp"
 #include "tools/echo_stream.hpp"
 #include "tools/tls_echo.hpp"
 
@@ -67,8 +68,14 @@ int main(int argc, char** argv) {
   loop.log().info("echo-server on {} backend", to_string(loop.backend_kind()));
   if (tls) {
     loop.spawn(tools::tls_echo_accept_loop(loop, *listener, *tls_context));
-  } else {
+  } else if (options->style == tools::EchoStyle::coroutine) {
     loop.spawn(tools::accept_loop(loop, *listener, tools::echo_stream));
+  } else {
+    tools::EchoConnections* connections = nullptr;
+    loop.spawn(tools::keep_echo_connections(connections));
+    loop.spawn(tools::accept_loop(loop, *listener, [connections](StreamSocket conn) {
+      tools::EchoConnection::start(*connections, std::move(conn));
+    }));
   }
   loop.run();
   return tools::kExitSuccess;

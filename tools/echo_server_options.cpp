@@ -40,12 +40,21 @@ std::expected<EchoServerOptions, int> parse_echo_server_options(int argc, char**
                            : '"' + text + "\" is not a distribution (reuseport, reuseport-cpu, round-robin)";
               },
               "", "distribution"));
+  std::string style_text;
+  CLI::Option* style = app.add_option("--style", style_text,
+                                      "How tcp: and unix: connections are served: callback (default: a state\n"
+                                      "machine, the least memory per connection) or coroutine (one per connection)")
+                           ->type_name("STYLE")
+                           ->check(CLI::IsMember({"callback", "coroutine"}));
   cli.add_reactor_options();
   if (auto status = cli.parse(argc, argv)) return std::unexpected(*status);
   o.reactor = cli.reactor_options();
 
   if (!distribution_text.empty()) o.distribution = *parse_connection_distribution(distribution_text);
+  if (style_text == "coroutine") o.style = EchoStyle::coroutine;
   std::string listen = "--listen " + o.listen.to_string();
+  if (style->count() > 0 && o.listen.transport != Transport::tcp && o.listen.transport != Transport::unix_stream)
+    return std::unexpected(cli.usage_error("--style is for tcp: and unix: listeners, not " + listen));
   if (is_message_transport(o.listen.transport)) {
     if (o.threads > 1)
       return std::unexpected(cli.usage_error("--threads " + std::to_string(o.threads) + " is for stream listeners; " +

@@ -1,6 +1,7 @@
 // echo-server's command line (tools/cli.hpp conventions), kept apart from the serving in echo_server.cpp.
 #pragma once
 
+#include <cstdint>
 #include <expected>
 #include <optional>
 
@@ -11,6 +12,11 @@
 
 namespace rfarm::tools {
 
+// How a tcp: or unix: connection is served (--style): a state machine over caller-owned callback operations
+// (tools/echo_connection.hpp; 136 bytes and the socket's state per idle connection), or a coroutine per
+// connection (tools/echo_stream.hpp; its frame is ~350 bytes). Both echo the same bytes.
+enum class EchoStyle : std::uint8_t { callback, coroutine };
+
 struct EchoServerOptions {
   EndpointSpec listen{};     // --listen
   ReactorOptions reactor{};  // --backend, --spin-us, --log-level
@@ -19,6 +25,7 @@ struct EchoServerOptions {
   // path without a Runtime. udp: and unixpacket: listeners serve on one core.
   unsigned threads = 0;
   std::optional<ConnectionDistribution> distribution;  // --distribution; unset: reuseport, round robin for unix:
+  EchoStyle style = EchoStyle::callback;               // --style
 };
 
 // The options argv asks for, or the status to exit with: help or version printed (0), or a usage error

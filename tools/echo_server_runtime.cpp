@@ -2,10 +2,12 @@
 
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "reactor/runtime/runtime.hpp"
 #include "reactor/runtime/sharded_listener.hpp"
 #include "tools/cli.hpp"
+#include "tools/echo_connection.hpp"
 #include "tools/echo_stream.hpp"
 #include "tools/tls_echo.hpp"
 
@@ -18,7 +20,18 @@ struct Serving {
   const std::optional<TlsContext>& tls;
   int status = kExitSuccess;
   std::optional<ShardedListener> listener;
+  // --style callback: each core's connections, made by its first one (each core writes only its own entry).
+  std::vector<EchoConnections*> connections;
 };
+
+// The calling core's EchoConnections, owned by a task spawned on its reactor (keep_echo_connections).
+EchoConnections& connections_of_this_core(Runtime& runtime, Serving& serving) {
+  Reactor& here = this_reactor();
+  unsigned core = 0;
+  while (&runtime.reactor(core) != &here) ++core;
+  if (serving.connections[core] == nullptr) here.spawn(keep_echo_connections(serving.connections[core]));
+  return *serving.connections[core];
+}
 
 // On core 0: opens the listener on every core and prints the bound endpoint.
 Task<void> start_serving(Runtime& runtime, Serving& serving) {
@@ -32,8 +45,13 @@ Task<void> start_serving(Runtime& runtime, Serving& serving) {
     handler = [context = *serving.tls](StreamSocket conn) {
       this_reactor().spawn(tls_echo(this_reactor(), std::move(conn), context));
     };
-  } else {
+  } else if (serving.options.style == EchoStyle::coroutine) {
     handler = [](StreamSocket conn) { this_reactor().spawn(echo_stream(std::move(conn))); };
+  } else {
+    serving.connections.assign(runtime.core_count(), nullptr);
+    handler = [&runtime, &serving](StreamSocket conn) {
+      EchoConnection::start(connections_of_this_core(runtime, serving), std::move(conn));
+    };
   }
   auto listener = co_await ShardedListener::listen(runtime, endpoint.address, listen, std::move(handler));
   if (!listener) {
@@ -62,7 +80,7 @@ int serve_echo_on_runtime(const EchoServerOptions& options, const std::optional<
   runtime_options.shutdown_deadline = Duration::zero();
   auto runtime = Runtime::create(runtime_options);
   if (!runtime) return report_failure("echo-server", "cannot start the runtime: " + runtime.error().message());
-  Serving serving{options, tls, kExitSuccess, std::nullopt};
+  Serving serving{options, tls, kExitSuccess, std::nullopt, {}};
   (*runtime)->post(0, [&] { this_reactor().spawn(start_serving(**runtime, serving)); });
   (*runtime)->run();
   return serving.status;

@@ -86,6 +86,7 @@ struct IoOp : ListHook {
   OpKind kind;
   bool pending = false;
   std::uint8_t backend_state = 0;  // private to the backend (e.g. "connect issued", "in the kernel")
+  std::uint8_t shell_state = 0;    // private to the shell that owns the op (OwnedOperation: running)
   int result = 0;                  // >= 0: bytes or new fd; < 0: -errno
   CompleteFn complete;
   IoHandle* handle = nullptr;

@@ -20,7 +20,9 @@
 // started its operation; an awaitable that completes at once does not suspend at all.
 #pragma once
 
+#include <cassert>
 #include <coroutine>
+#include <type_traits>
 
 #include "lib/inplace_function.hpp"
 #include "reactor/backend/backend.hpp"
@@ -165,6 +167,58 @@ class HandlerOperation : public op_type_t<Logic>, public Logic {
 
   Handler handler_;
   bool finished_early_ = false;
+};
+
+// A callback-style operation its caller owns: embedded in a connection object (as a Timer is), it holds no
+// handler beyond a context pointer; Callback, a function known at compile time, gets the context and the
+// result. Nothing is allocated and nothing is kept per socket, so a callback-style connection pays only for
+// the operations it holds (a socket's async_* calls keep every kind, ~2 KiB, behind the socket).
+// start() returns true when the operation finished at once: the callback does not run, take_result() has the
+// outcome (as an awaitable that need not suspend), so a state machine loops instead of recursing and a
+// received buffer is used and given back within the turn instead of waiting in the completion queue. Otherwise
+// the callback runs later, never inside start(). Destroying the operation while it runs abandons it (the
+// callback never runs); the callback may start it again, or destroy it.
+//     void on_data(void* self, Result<PooledBuffer> data) noexcept;
+//     StreamSocket::RecvPooledOperation<&on_data> recv{this};
+//     if (recv.start(socket)) use(recv.take_result());   // else on_data(this, ...) later
+template <class Logic, auto Callback>
+class OwnedOperation : public op_type_t<Logic>, public Logic {
+  using Op = op_type_t<Logic>;
+
+ public:
+  using result_type = typename Logic::result_type;
+  static_assert(std::is_nothrow_invocable_v<decltype(Callback), void*, result_type>,
+                "Callback: void f(void* context, result_type) noexcept");
+
+  explicit OwnedOperation(void* context) noexcept : Op(Logic::kind, &OwnedOperation::on_complete), context_(context) {}
+
+  // Started and not yet reported: one at a time.
+  bool busy() const noexcept { return this->shell_state != 0; }
+
+  // Starts the operation on socket with the logic's arguments (a SendPooled's buffer); the caller checks
+  // busy() first. True: finished at once, call take_result() now.
+  template <class... A>
+  [[nodiscard]] bool start(Socket& socket, A&&... args) noexcept {
+    assert(!busy() && socket.state() != nullptr);
+    static_cast<Logic&>(*this) = Logic(std::forward<A>(args)...);
+    this->handle = socket.state();
+    Logic::prepare(*this);
+    if (drive(*this)) return true;
+    this->shell_state = 1;
+    return false;
+  }
+  // The outcome of a start() that returned true; once.
+  result_type take_result() noexcept { return Logic::finish(*this); }
+
+ private:
+  static void on_complete(IoOp& base) noexcept {
+    auto& self = static_cast<OwnedOperation&>(base);
+    if (!continue_after_completion(self)) return;
+    self.shell_state = 0;  // first: the callback may start the next operation or destroy this one
+    Callback(self.context_, self.finish(self));
+  }
+
+  void* context_;
 };
 
 // Starts a callback-style operation: a second one of the same kind while the first runs is refused (reported

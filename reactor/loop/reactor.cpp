@@ -6,6 +6,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <cassert>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -192,42 +193,46 @@ std::error_code Reactor::on_signal(int signo, std::move_only_function<void(int)>
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Spawned coroutines: each runs in a detached frame whose promise registers it with the reactor until it
-// ends, so the reactor can destroy the frames still suspended when it goes away (closing their sockets)
-// instead of leaking them. Spawning allocates only the coroutine frame.
-
-namespace {
-
-struct SpawnFrame {
-  struct promise_type : detail::SpawnedTask {
-    SpawnFrame get_return_object() noexcept {
-      frame = std::coroutine_handle<promise_type>::from_promise(*this);
-      return {std::coroutine_handle<promise_type>::from_promise(*this)};
-    }
-    std::suspend_always initial_suspend() const noexcept { return {}; }
-    std::suspend_never final_suspend() const noexcept { return {}; }
-    void return_void() const noexcept {}
-    [[noreturn]] void unhandled_exception() const noexcept { std::terminate(); }
-  };
-  std::coroutine_handle<promise_type> handle;
-};
-
-SpawnFrame run_spawned(Task<void> task, Logger& log) {
-  try {
-    co_await std::move(task);
-  } catch (const std::exception& e) {
-    log.error("spawned task ended by exception: {}", e.what());
-  } catch (...) {
-    log.error("spawned task ended by a non-standard exception");
-  }
-}
-
-}  // namespace
+// Spawned coroutines: the task's own promise registers it (spawn_slot, join), so the task runs in its own
+// frame and nothing else is allocated; when it finishes, finish_spawned logs what ended it and destroys it.
 
 void Reactor::spawn(Task<void> task) {
-  SpawnFrame frame = run_spawned(std::move(task), log_);
-  spawned_.push_back(frame.handle.promise());
-  frame.handle.resume();
+  auto frame = task.release();
+  assert(frame);
+  auto& promise = frame.promise();
+  promise.join = &spawn_join_;
+  promise.spawn_slot = static_cast<std::uint32_t>(spawned_.size());
+  spawned_.push_back(frame);
+  frame.resume();
+}
+
+std::coroutine_handle<> Reactor::finish_spawned(detail::TaskJoin& join, detail::TaskPromiseBase& finished) noexcept {
+  Reactor& self = *static_cast<detail::SpawnJoin&>(join).reactor;
+  auto& promise = static_cast<detail::TaskPromise<void>&>(finished);
+  if (std::exception_ptr failure = promise.failure()) {
+    try {
+      std::rethrow_exception(failure);
+    } catch (const std::exception& e) {
+      self.log_.error("spawned task ended by exception: {}", e.what());
+    } catch (...) {
+      self.log_.error("spawned task ended by a non-standard exception");
+    }
+  }
+  self.forget_spawned(promise.spawn_slot);
+  // The frame is suspended at its final suspend point (this runs from its await_suspend): destroying it here
+  // is what a final_suspend of suspend_never would do.
+  std::coroutine_handle<detail::TaskPromise<void>>::from_promise(promise).destroy();
+  return std::noop_coroutine();
+}
+
+// Swap-remove: the last task takes the slot and learns its new index.
+void Reactor::forget_spawned(std::uint32_t slot) noexcept {
+  auto last = spawned_.back();
+  spawned_.pop_back();
+  if (slot < spawned_.size()) {
+    spawned_[slot] = last;
+    last.promise().spawn_slot = slot;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -245,6 +250,8 @@ Reactor::Reactor(const ReactorOptions& options)
   if (options.log_sink) log_.set_sink(options.log_sink);
   spin_max_ = options.spin;
   spin_window_ = options.spin;
+  spawn_join_.arrive = &Reactor::finish_spawned;
+  spawn_join_.reactor = this;
 }
 
 std::error_code Reactor::init(const ReactorOptions& options) {
@@ -284,7 +291,11 @@ std::error_code Reactor::init(const ReactorOptions& options) {
 
 Reactor::~Reactor() {
   // Destroying a suspended frame runs its destructors: sockets close, pending operations are abandoned.
-  while (!spawned_.empty()) spawned_.front().frame.destroy();
+  while (!spawned_.empty()) {
+    auto frame = spawned_.back();  // forgotten first: its destructors may spawn another task
+    spawned_.pop_back();
+    frame.destroy();
+  }
   // So may the callbacks that never ran: reactor.post([conn = std::move(conn)] {...}) owns a socket, and a
   // socket closes through the backend. They go now, while the backend exists, not with the members after it.
   drop_pending_callbacks();

@@ -92,7 +92,7 @@ std::error_code bind_socket(Socket& sock, const Address& address, const BindOpti
   if (::lstat(path.c_str(), &st) != 0) return last_errno();
   auto file = std::make_unique<detail::SocketFile>(detail::SocketFile{std::move(path), st.st_dev, st.st_ino});
   const detail::SocketFile& bound = *file;
-  sock.state()->socket_file = std::move(file);
+  sock.state()->extras_made().socket_file = std::move(file);
   // bind creates the file with the umask's mode (unix(7)); the chosen mode is set after.
   if (options.unix_mode != 0) return set_socket_file_mode(bound, options.unix_mode);
   return {};

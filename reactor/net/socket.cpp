@@ -15,7 +15,8 @@ void Socket::close() noexcept {
   if (!is_open()) return;
   // Before the descriptor closes: while the path is checked the socket is still live, so no careful successor
   // can have replaced it (bind.hpp).
-  if (auto file = std::move(state_->socket_file)) detail::remove_socket_file(*file);
+  if (state_->extras)
+    if (auto file = std::move(state_->extras->socket_file)) detail::remove_socket_file(*file);
   state_->before_close();
   state_->reactor->backend().close(*state_);
   state_->reactor->note_handle_gone(state_->handle_kind());

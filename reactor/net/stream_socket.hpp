@@ -9,6 +9,10 @@
 // Callbacks (the operation lives in the socket's state; handlers up to 64 bytes, stored in place):
 //     sock.async_recv(buffer, [this](rfarm::Result<std::size_t> n) { ... });
 //
+// Caller-owned callback operations, for many connections (the operation lives in the caller's connection
+// object, which holds only the ones it uses; see RecvPooledOperation below):
+//     recv_.start(sock);                             // on_data(context, Result<PooledBuffer>) later
+//
 // One receive-side and one send-side operation may be pending at a time per style; a second callback
 // operation of the same kind fails with Errc::operation_in_progress. close() completes pending operations
 // with std::errc::operation_canceled.
@@ -47,15 +51,12 @@ struct StreamHandlerOps {
 struct StreamState final : SocketState {
   using SocketState::SocketState;
   // Made by the first async_* call: a connection written with coroutines (its operations live in the
-  // coroutine frame) never pays for them, which is most of a socket's memory at tens of thousands of
-  // connections. Destroyed with the state, so pending ones are abandoned as before.
+  // coroutine frame) or with caller-owned operations (OwnedOperation) never pays for them.
   StreamHandlerOps& handler_ops() {
-    if (!handler_ops_) handler_ops_ = std::make_unique<StreamHandlerOps>();
-    return *handler_ops_;
+    auto& ops = extras_made().handler_ops;
+    if (!ops) ops = {new StreamHandlerOps, [](void* p) { delete static_cast<StreamHandlerOps*>(p); }};
+    return *static_cast<StreamHandlerOps*>(ops.get());
   }
-
- private:
-  std::unique_ptr<StreamHandlerOps> handler_ops_;
 };
 }  // namespace detail
 
@@ -110,6 +111,18 @@ class StreamSocket : public Socket {
   void async_send(ConstBytes data, SizeHandler handler);
   void async_send_all(ConstBytes data, SizeHandler handler);
   void async_send_all(std::span<iovec> buffers, SizeHandler handler);
+
+  // --- caller-owned callback operations (OwnedOperation, operation.hpp) -----------------------------------
+  // Embedded in the caller's connection object, nothing kept per socket: the lean callback style for many
+  // connections. Callback: void f(void* context, Result<...>) noexcept.
+  //     StreamSocket::RecvPooledOperation<&on_data> recv{this};
+  //     recv.start(sock);                              // on_data(this, Result<PooledBuffer>), empty at end of stream
+  //     StreamSocket::SendPooledOperation<&on_sent> send{this};
+  //     send.start(sock, std::move(buffer));           // the buffer goes back to its pool once sent
+  template <auto Callback>
+  using RecvPooledOperation = detail::OwnedOperation<detail::RecvPooled, Callback>;
+  template <auto Callback>
+  using SendPooledOperation = detail::OwnedOperation<detail::SendPooled, Callback>;
 
   // --- stream control ---------------------------------------------------------------------------------
   // Half-close: after shutdown(send) the peer reads end of stream but may keep sending to us.

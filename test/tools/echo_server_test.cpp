@@ -281,16 +281,19 @@ class EchoServerHarness : public ::testing::Test {
 };
 
 // The echo tests run once per backend (--backend epoll / uring) and per serving path: the default runtime of
-// one reactor per CPU ("epoll"), and the single reactor of --threads 1 ("epoll_1core"). The server says which
+// one reactor per CPU ("epoll"), and the single reactor of --threads 1 ("epoll_1core"); tcp: and unix:
+// connections in the default callback style and, for "_coroutine", in --style coroutine. The server says which
 // backend it runs on (RFARM_LOG=info); a uring instance on a kernel without io_uring skips, quoting the
 // server's reason.
 class EchoServerTest : public EchoServerHarness, public ::testing::WithParamInterface<std::string> {
  protected:
   std::string backend() const { return GetParam().substr(0, GetParam().find('_')); }
-  // --backend, and --threads 1 for the single-reactor variants.
+  // --backend, --threads 1 for the single-reactor variants, --style coroutine for the coroutine ones.
   std::vector<std::string> server_args(const std::string& listen) const {
     std::vector<std::string> args{"--listen", listen, "--backend", backend()};
-    if (GetParam().ends_with("_1core")) args.insert(args.end(), {"--threads", "1"});
+    if (GetParam().find("_1core") != std::string::npos) args.insert(args.end(), {"--threads", "1"});
+    if (GetParam().ends_with("_coroutine"))
+      args.insert(args.end(), {"--style", "coroutine"});
     return args;
   }
   std::string start(const std::string& listen) {
@@ -429,7 +432,9 @@ TEST_P(EchoServerTest, SigtermRightAfterTheEndpointLineExitsWithStatusZero) {
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << describe_status(*status);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, EchoServerTest, ::testing::Values("epoll", "uring", "epoll_1core", "uring_1core"),
+INSTANTIATE_TEST_SUITE_P(Backends, EchoServerTest,
+                         ::testing::Values("epoll", "uring", "epoll_1core", "uring_1core", "epoll_coroutine",
+                                           "uring_1core_coroutine"),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
 using EchoServerStartupTest = EchoServerHarness;
@@ -453,6 +458,15 @@ TEST_F(EchoServerStartupTest, MissingListenArgumentIsAUsageError) {
   ASSERT_TRUE(status);
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 2) << describe_status(*status);
   EXPECT_NE(server_stderr().find("--listen is required"), std::string::npos) << server_stderr();
+}
+
+TEST_F(EchoServerStartupTest, StyleOnADatagramListenerIsAUsageError) {
+  std::string endpoint = start_server({"--listen", "udp:127.0.0.1:0", "--style", "coroutine"});
+  EXPECT_TRUE(endpoint.empty());
+  auto status = stop_server();
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 2) << describe_status(*status);
+  EXPECT_NE(server_stderr().find("--style is for tcp: and unix: listeners"), std::string::npos) << server_stderr();
 }
 
 TEST_F(EchoServerStartupTest, MalformedEndpointIsAUsageError) {

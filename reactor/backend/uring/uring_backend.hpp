@@ -83,24 +83,26 @@ inline constexpr int kNoTerminal = 1;  // HandleState::terminal: no end of strea
 
 // Backend-owned state of one IoHandle. It outlives the handle: close() detaches it, and it is freed when the
 // last request that refers to it has completed. CQEs reach the handle only through here.
+// Its fields are ordered so that none pads: every idle io_uring connection holds one, and 104 bytes take a
+// 112-byte malloc chunk where the 112 bytes of the same fields in a looser order took 128.
 struct HandleState : ListHook {
   IoHandle* handle = nullptr;  // null once closed: the IoHandle may already be freed
   int fd = -1;
   std::int32_t file_slot = -1;  // registered-file slot, or -1
   int refs = 1;                 // the open handle + each request + each pending kick
+  std::uint32_t multishot_request = kNoSlot;
   Lane lanes[3];
 
   MultishotState multishot = MultishotState::none;
   RequestKind multishot_kind = RequestKind::recv_multishot;
-  std::uint32_t multishot_request = kNoSlot;
-  ArrivalQueue arrivals;
-  int terminal = kNoTerminal;  // after the arrivals: 0 end of stream (sticky), < 0 an error (reported once)
-
   bool send_would_block = false;  // the last send was short or EAGAIN: queue the next one with POLL_FIRST
   bool starved_listed = false;    // in the backend's starved list (multishot ended with -ENOBUFS)
+  int terminal = kNoTerminal;  // after the arrivals: 0 end of stream (sticky), < 0 an error (reported once)
+  ArrivalQueue arrivals;
 
   Lane& lane(Direction d) noexcept { return lanes[static_cast<int>(d)]; }
 };
+static_assert(sizeof(HandleState) <= 104, "HandleState outgrew its 112-byte malloc chunk");
 
 // Hidden: private to the library, so calls between its parts bind directly instead of through the PLT.
 class [[gnu::visibility("hidden")]] UringBackend final : public Backend {
