@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "reactor/backend/backend.hpp"
+#include "reactor/backend/backend_kind.hpp"
 #include "test/support/child_process.hpp"
 
 namespace rfarm::farm::test {

@@ -31,7 +31,7 @@
 #include <vector>
 
 #include "farm/client/kernel.hpp"
-#include "reactor/backend/backend.hpp"
+#include "reactor/backend/backend_kind.hpp"
 #include "test/support/child_process.hpp"
 #include "test/support/netns.hpp"
 
