@@ -1,7 +1,5 @@
 #include "tools/cli.hpp"
 
-#include <sys/resource.h>
-
 #include <cctype>
 #include <charconv>
 #include <cstdio>
@@ -149,12 +147,6 @@ int CommandLine::usage_error(std::string_view message) const {
   return kExitUsage;
 }
 
-int report_failure(std::string_view tool, std::string_view message) {
-  std::fprintf(stderr, "%.*s: %.*s\n", static_cast<int>(tool.size()), tool.data(), static_cast<int>(message.size()),
-               message.data());
-  return kExitFailure;
-}
-
 CLI::Validator positive_integer() {
   return CLI::Validator(
       [](std::string& text) -> std::string {
@@ -198,14 +190,23 @@ CLI::Option* add_endpoint_option(CLI::App& app, const std::string& name, Endpoin
       ->check(check);
 }
 
-std::size_t raise_open_file_limit() noexcept {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
-  if (limit.rlim_cur < limit.rlim_max) {
-    rlimit raised{limit.rlim_max, limit.rlim_max};
-    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
-  }
-  return static_cast<std::size_t>(limit.rlim_cur);
+TlsFileOptions add_tls_file_options(CLI::App& app, TlsFiles& files, TlsRole role) {
+  bool server = role == TlsRole::server;
+  TlsFileOptions o{};
+  o.certificate = app.add_option("--tls-cert", files.certificate_file,
+                                 server ? "Our certificate chain, PEM, leaf first (tls: only)"
+                                        : "A client certificate chain, PEM, for servers that ask for one")
+                      ->type_name("FILE")
+                      ->group("TLS");
+  o.key = app.add_option("--tls-key", files.key_file, "The private key of --tls-cert, PEM")
+              ->type_name("FILE")
+              ->group("TLS");
+  o.ca = app.add_option("--tls-ca", files.ca_file,
+                        server ? "Verify client certificates against these CAs (PEM)"
+                               : "Verify the server against these CAs (PEM; default: the system's CAs)")
+             ->type_name("FILE")
+             ->group("TLS");
+  return o;
 }
 
 }  // namespace rfarm::tools

@@ -13,6 +13,10 @@
 //     cli.add_reactor_options();
 //     if (auto status = cli.parse(argc, argv)) return *status;   // help, version or a usage error
 //     auto reactor = Reactor::create(cli.reactor_options());
+//
+// Also here: the options several tools share (endpoints, TLS files). CLI11 is header-only and every
+// translation unit that includes this compiles a good part of it (seconds each), so only the files that build
+// a command line include it; the exit statuses and report_failure are in tools/process.hpp.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -24,12 +28,10 @@
 
 #include "reactor/loop/reactor.hpp"
 #include "reactor/net/endpoint.hpp"
+#include "tools/process.hpp"
+#include "tools/tls_options.hpp"
 
 namespace rfarm::tools {
-
-inline constexpr int kExitSuccess = 0;
-inline constexpr int kExitFailure = 1;  // the command line was fine, the work failed
-inline constexpr int kExitUsage = 2;    // the command line (or RFARM_BACKEND / RFARM_LOG) was wrong
 
 class CommandLine {
  public:
@@ -64,14 +66,6 @@ class CommandLine {
   ReactorOptions reactor_options_;
 };
 
-// A failure at run time: prints "TOOL: message" on stderr and returns kExitFailure, e.g.
-//     return tools::report_failure("echo-server", "listen on tcp:127.0.0.1:80: Permission denied");
-int report_failure(std::string_view tool, std::string_view message);
-
-// Raises this process's soft limit on open descriptors to its hard limit, as a server that holds one per
-// connection must (many shells start programs with a soft limit of 1024). Returns the limit now in force.
-std::size_t raise_open_file_limit() noexcept;
-
 // Validators whose message names the value and what was wanted, e.g. "abc" is not a positive integer.
 // Digits only: "1.5", "0x10", "+3", " 4" are refused too.
 CLI::Validator positive_integer();
@@ -83,5 +77,16 @@ CLI::Validator integer_in_range(long long lowest, long long highest);
 enum class EndpointUse { listen, connect };
 CLI::Option* add_endpoint_option(CLI::App& app, const std::string& name, EndpointSpec& spec, EndpointUse use,
                                  std::vector<Transport> allowed, const std::string& description);
+
+// --tls-cert, --tls-key and --tls-ca (in the "TLS" group), described for the role; each returned so the
+// caller can add its own requirements. make_tls_context (tools/tls_options.hpp) turns the files into a context.
+//     tools::TlsFiles files;
+//     tools::add_tls_file_options(cli.app(), files, tools::TlsRole::server);
+struct TlsFileOptions {
+  CLI::Option* certificate;
+  CLI::Option* key;
+  CLI::Option* ca;
+};
+TlsFileOptions add_tls_file_options(CLI::App& app, TlsFiles& files, TlsRole role);
 
 }  // namespace rfarm::tools

@@ -21,9 +21,9 @@
 
 #include "reactor/dns/resolver.hpp"
 #include "reactor/loop/reactor.hpp"
-#include "tools/cli.hpp"
 #include "tools/echo_client_options.hpp"
 #include "tools/echo_client_session.hpp"
+#include "tools/process.hpp"
 
 using namespace rfarm;
 using std::chrono::steady_clock;

@@ -18,12 +18,12 @@
 #include "reactor/loop/reactor.hpp"
 #include "reactor/net/stream_listener.hpp"
 #include "tools/accept_loop.hpp"
-#include "tools/cli.hpp"
 #include "tools/echo_server_dgram.hpp"
 #include "tools/echo_server_options.hpp"
 #include "tools/echo_server_runtime.hpp"
 #include "tools/echo_connection.hpp"
 #include "tools/echo_stream.hpp"
+#include "tools/process.hpp"
 #include "tools/tls_echo.hpp"
 
 using namespace rfarm;

@@ -6,9 +6,9 @@
 
 #include "reactor/runtime/runtime.hpp"
 #include "reactor/runtime/sharded_listener.hpp"
-#include "tools/cli.hpp"
 #include "tools/echo_connection.hpp"
 #include "tools/echo_stream.hpp"
+#include "tools/process.hpp"
 #include "tools/tls_echo.hpp"
 
 namespace rfarm::tools {

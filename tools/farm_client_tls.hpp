@@ -13,6 +13,7 @@
 
 #include "farm/client/farm_stream.hpp"
 #include "reactor/net/endpoint.hpp"
+#include "tools/cli.hpp"
 #include "tools/tls_options.hpp"
 
 namespace rfarm::tools {

@@ -13,8 +13,8 @@
 #include <string>
 
 #include "farm/server/farm_server.hpp"
-#include "tools/cli.hpp"
 #include "tools/farm_server_options.hpp"
+#include "tools/process.hpp"
 
 using namespace rfarm;
 

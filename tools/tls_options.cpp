@@ -26,25 +26,6 @@ std::string unreadable(const char* option, const std::string& path) {
 
 }  // namespace
 
-TlsFileOptions add_tls_file_options(CLI::App& app, TlsFiles& files, TlsRole role) {
-  bool server = role == TlsRole::server;
-  TlsFileOptions o{};
-  o.certificate = app.add_option("--tls-cert", files.certificate_file,
-                                 server ? "Our certificate chain, PEM, leaf first (tls: only)"
-                                        : "A client certificate chain, PEM, for servers that ask for one")
-                      ->type_name("FILE")
-                      ->group("TLS");
-  o.key = app.add_option("--tls-key", files.key_file, "The private key of --tls-cert, PEM")
-              ->type_name("FILE")
-              ->group("TLS");
-  o.ca = app.add_option("--tls-ca", files.ca_file,
-                        server ? "Verify client certificates against these CAs (PEM)"
-                               : "Verify the server against these CAs (PEM; default: the system's CAs)")
-             ->type_name("FILE")
-             ->group("TLS");
-  return o;
-}
-
 std::expected<TlsContext, std::string> make_tls_context(TlsRole role, const TlsFiles& files, TlsContextOptions base) {
   for (auto [option, path] : {std::pair{"--tls-cert", &files.certificate_file}, std::pair{"--tls-key", &files.key_file},
                               std::pair{"--tls-ca", &files.ca_file}}) {

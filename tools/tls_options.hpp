@@ -1,5 +1,6 @@
-// The TLS options the tools share (--tls-cert, --tls-key, --tls-ca), and TLS contexts made from them so that
-// every failure names the option and the file at fault:
+// The TLS files the tools share (--tls-cert, --tls-key, --tls-ca: the options themselves are added by
+// tools/cli.hpp's add_tls_file_options), and TLS contexts made from them so that every failure names the option
+// and the file at fault:
 //
 //     --tls-cert /etc/x.pem: cannot read: No such file or directory
 //     --tls-key server.key: does not fit --tls-cert, or is not a PEM private key: <OpenSSL's reason>
@@ -8,8 +9,6 @@
 //     tools::add_tls_file_options(cli.app(), files, tools::TlsRole::server);
 //     auto context = tools::make_tls_context(tools::TlsRole::server, files, {});   // or the message to print
 #pragma once
-
-#include <CLI/CLI.hpp>
 
 #include <expected>
 #include <string>
@@ -25,15 +24,6 @@ struct TlsFiles {
   std::string key_file{};          // --tls-key: its private key
   std::string ca_file{};           // --tls-ca: the CAs we trust for the peer's certificate
 };
-
-// Adds --tls-cert, --tls-key and --tls-ca to app (in the "TLS" group), described for the role; each
-// returned so the caller can add its own requirements.
-struct TlsFileOptions {
-  CLI::Option* certificate;
-  CLI::Option* key;
-  CLI::Option* ca;
-};
-TlsFileOptions add_tls_file_options(CLI::App& app, TlsFiles& files, TlsRole role);
 
 // A context for the role from the files and base (verification, ALPN, ...; its file fields are replaced).
 // Each given file is first checked to be readable; then the context is built one option at a time, so that

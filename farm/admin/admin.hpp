@@ -20,7 +20,7 @@
 
 #include "farm/client/farm_stream.hpp"
 #include "farm/error.hpp"
-#include "reactor/backend/backend.hpp"
+#include "reactor/backend/backend_kind.hpp"
 
 namespace rfarm::farm::admin {
 

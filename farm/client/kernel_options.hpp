@@ -18,7 +18,7 @@
 #include "farm/client/farm_stream.hpp"
 #include "farm/client/task_record.hpp"
 #include "lib/log.hpp"
-#include "reactor/backend/backend.hpp"
+#include "reactor/backend/backend_kind.hpp"
 #include "reactor/dns/resolver.hpp"
 
 namespace rfarm::farm {

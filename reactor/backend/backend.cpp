@@ -1,4 +1,4 @@
-#include "reactor/backend/backend.hpp"
+#include "reactor/backend/detail/backend.hpp"
 
 #include <strings.h>
 

@@ -35,7 +35,7 @@
 #include "lib/intrusive_list.hpp"
 #include "lib/log.hpp"
 #include "lib/task.hpp"
-#include "reactor/backend/backend.hpp"
+#include "reactor/backend/detail/backend.hpp"
 #include "reactor/loop/handle_kind.hpp"
 #include "reactor/loop/timer_heap.hpp"
 

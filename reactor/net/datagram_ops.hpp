@@ -14,8 +14,8 @@
 
 #include "lib/bytes.hpp"
 #include "lib/error.hpp"
+#include "reactor/backend/detail/operation.hpp"
 #include "reactor/net/address.hpp"
-#include "reactor/backend/operation.hpp"
 
 namespace rfarm {
 

@@ -14,8 +14,8 @@
 #include <system_error>
 
 #include "lib/error.hpp"
+#include "reactor/backend/detail/io_op.hpp"
 #include "reactor/net/address.hpp"
-#include "reactor/backend/io_op.hpp"
 #include "reactor/loop/handle_kind.hpp"
 #include "reactor/net/socket_options.hpp"
 

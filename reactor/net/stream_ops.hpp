@@ -4,7 +4,7 @@
 
 #include "lib/buffer_pool.hpp"
 #include "lib/bytes.hpp"
-#include "reactor/backend/operation.hpp"
+#include "reactor/backend/detail/operation.hpp"
 
 namespace rfarm::detail {
 

@@ -11,7 +11,7 @@
 
 #include <cstddef>
 
-#include "reactor/backend/operation.hpp"
+#include "reactor/backend/detail/operation.hpp"
 
 namespace rfarm::detail {
 

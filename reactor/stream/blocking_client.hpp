@@ -23,10 +23,10 @@
 
 #include "lib/bytes.hpp"
 #include "lib/error.hpp"
-#include "reactor/net/address.hpp"
-#include "reactor/backend/backend.hpp"
-#include "reactor/loop/reactor.hpp"
+#include "reactor/backend/backend_kind.hpp"
 #include "reactor/dns/resolver.hpp"
+#include "reactor/loop/reactor.hpp"
+#include "reactor/net/address.hpp"
 #include "reactor/net/stream_socket.hpp"
 
 namespace rfarm {

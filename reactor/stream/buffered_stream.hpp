@@ -37,11 +37,11 @@
 #include "lib/error.hpp"
 #include "lib/maybe_ready.hpp"
 #include "lib/task.hpp"
-#include "reactor/stream/buffered_io.hpp"
-#include "reactor/stream/byte_stream.hpp"
 #include "reactor/loop/reactor.hpp"
-#include "reactor/stream/stream_buffers.hpp"
 #include "reactor/net/stream_socket.hpp"
+#include "reactor/stream/byte_stream.hpp"
+#include "reactor/stream/detail/buffered_io.hpp"
+#include "reactor/stream/stream_buffers.hpp"
 
 namespace rfarm {
 

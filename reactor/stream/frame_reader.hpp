@@ -54,8 +54,8 @@
 #include "lib/inplace_function.hpp"
 #include "reactor/loop/reactor.hpp"
 #include "reactor/net/stream_socket.hpp"
-#include "reactor/stream/awaiter_slot.hpp"
 #include "reactor/stream/byte_stream.hpp"
+#include "reactor/stream/detail/awaiter_slot.hpp"
 #include "reactor/stream/stream_buffers.hpp"
 
 namespace rfarm {

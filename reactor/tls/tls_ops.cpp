@@ -1,6 +1,6 @@
 // The steps of the TLS operations. Every step follows SSL_get_error(3): the thread's error queue is cleared
 // before each SSL call, and a call that wants input is retried with the same arguments once input arrived.
-#include "reactor/tls/tls_ops.hpp"
+#include "reactor/tls/detail/tls_ops.hpp"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>

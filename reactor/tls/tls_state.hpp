@@ -23,8 +23,8 @@
 #include <vector>
 
 #include "reactor/net/stream_socket.hpp"
+#include "reactor/tls/detail/tls_ops.hpp"
 #include "reactor/tls/tls_context.hpp"
-#include "reactor/tls/tls_ops.hpp"
 #include "reactor/tls/tls_session_cache.hpp"
 
 namespace rfarm::detail {

@@ -32,10 +32,10 @@
 
 #include "lib/task.hpp"
 #include "reactor/net/stream_socket.hpp"
+#include "reactor/tls/detail/tls_ops.hpp"
 #include "reactor/tls/tls_certificate.hpp"
 #include "reactor/tls/tls_context.hpp"
 #include "reactor/tls/tls_error.hpp"
-#include "reactor/tls/tls_ops.hpp"
 #include "reactor/tls/tls_session_cache.hpp"
 
 namespace rfarm {

@@ -34,7 +34,7 @@
 #include <utility>
 #include <vector>
 
-#include "reactor/backend/backend.hpp"
+#include "reactor/backend/backend_kind.hpp"
 #include "reactor/net/endpoint.hpp"
 #include "test/support/temp_dir.hpp"
 

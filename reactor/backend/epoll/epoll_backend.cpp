@@ -15,7 +15,7 @@
 #include <cerrno>
 #include <ctime>
 
-#include "reactor/backend/backend.hpp"
+#include "reactor/backend/detail/backend.hpp"
 
 namespace rfarm::detail {
 namespace {

@@ -10,7 +10,7 @@
 #include <memory>
 #include <vector>
 
-#include "reactor/backend/io_op.hpp"
+#include "reactor/backend/detail/io_op.hpp"
 
 namespace rfarm::detail {
 

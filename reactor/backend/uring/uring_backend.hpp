@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "lib/intrusive_list.hpp"
-#include "reactor/backend/backend.hpp"
+#include "reactor/backend/detail/backend.hpp"
 #include "reactor/backend/uring/buffer_ring.hpp"
 #include "reactor/backend/uring/request_table.hpp"
 #include "reactor/backend/uring/ring_setup.hpp"

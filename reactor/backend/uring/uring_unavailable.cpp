@@ -1,7 +1,7 @@
 // Stands in for the io_uring backend in a build without liburing (meson -During=disabled, or liburing not
 // installed): asking for io_uring fails with Errc::backend_unavailable, so Reactor::create falls back to
 // epoll and says why, exactly as on a kernel that refuses io_uring.
-#include "reactor/backend/backend.hpp"
+#include "reactor/backend/detail/backend.hpp"
 
 namespace rfarm::detail {
 

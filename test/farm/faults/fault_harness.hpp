@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "farm/client/kernel.hpp"
-#include "reactor/backend/backend.hpp"
+#include "reactor/backend/backend_kind.hpp"
 #include "test/support/child_process.hpp"
 #include "test/support/farm_server_process.hpp"
 #include "test/support/backend_fixture.hpp"

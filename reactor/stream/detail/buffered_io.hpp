@@ -23,8 +23,8 @@
 #include "lib/callback_coroutine.hpp"
 #include "lib/error.hpp"
 #include "lib/maybe_ready.hpp"
-#include "reactor/stream/awaiter_slot.hpp"
 #include "reactor/stream/byte_stream.hpp"
+#include "reactor/stream/detail/awaiter_slot.hpp"
 
 namespace rfarm {
 

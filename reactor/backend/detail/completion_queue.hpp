@@ -2,12 +2,14 @@
 // finished them: cancellations (close() never re-enters its caller) and callback-style operations that
 // completed at once (a handler never runs inside the function that started it, so it may start the next
 // operation without recursion).
+//
+// Not API (detail/): installed because backend.hpp, which reactor/loop/reactor.hpp needs, includes it.
 #pragma once
 
 #include <cstddef>
 
 #include "lib/intrusive_list.hpp"
-#include "reactor/backend/io_op.hpp"
+#include "reactor/backend/detail/io_op.hpp"
 
 namespace rfarm::detail {
 

@@ -13,7 +13,7 @@
 #include "lib/bytes.hpp"
 #include "lib/error.hpp"
 #include "reactor/loop/timer_heap.hpp"
-#include "reactor/tls/tls_operation.hpp"
+#include "reactor/tls/detail/tls_operation.hpp"
 
 namespace rfarm::detail {
 

@@ -16,6 +16,8 @@
 //   TlsStep step(TlsState&) noexcept;                // done, or wait (to be re-run on progress)
 //   result_type finish() noexcept;
 //   void cancel(std::error_code) noexcept;           // the stream is gone: finish with this error
+//
+// Not API (detail/): installed because tls_stream.hpp's templates include it.
 #pragma once
 
 #include <coroutine>
@@ -26,7 +28,7 @@
 
 #include "lib/inplace_function.hpp"
 #include "lib/intrusive_list.hpp"
-#include "reactor/backend/operation.hpp"
+#include "reactor/backend/detail/operation.hpp"
 #include "reactor/loop/reactor.hpp"
 
 namespace rfarm::detail {

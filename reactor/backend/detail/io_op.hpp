@@ -6,7 +6,7 @@
 // per-descriptor state every backend shares; it lives on the heap so sockets stay movable while the kernel
 // or epoll refers to it.
 //
-// Contract (every backend honours it; reactor/backend/backend.hpp has the interface):
+// Contract (every backend honours it; reactor/backend/detail/backend.hpp has the interface):
 //  * Backend::start(op) either completes op at once (returns true, op.result set, op.complete NOT called)
 //    or queues it (returns false) and later calls op.complete(op) from the reactor thread, exactly once.
 //  * Operations of one direction on one handle complete in the order they were started.
@@ -16,6 +16,8 @@
 //    and op.backend names its backend; the backend clears pending just before calling op.complete. An op
 //    destroyed while pending is abandoned (Backend::abandon): its completion never runs and the backend
 //    never touches its memory again.
+//
+// Not API (detail/): installed because the sockets' public headers include it.
 #pragma once
 
 #include <sys/socket.h>

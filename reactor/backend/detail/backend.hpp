@@ -1,5 +1,7 @@
 // The interface every I/O backend implements (see io_op.hpp for the operation contract). The portable
-// socket layer talks only to this; a backend is one folder (reactor/epoll, reactor/uring) behind it.
+// socket layer talks only to this; a backend is one folder (reactor/backend/epoll, reactor/backend/uring)
+// behind it. Not API (detail/): installed because reactor/loop/reactor.hpp needs it; BackendKind, which is
+// API, is in reactor/backend/backend_kind.hpp.
 #pragma once
 
 #include <chrono>
@@ -11,20 +13,11 @@
 #include "lib/buffer_pool.hpp"
 #include "lib/error.hpp"
 #include "lib/log.hpp"
-#include "reactor/backend/completion_queue.hpp"
-#include "reactor/backend/io_op.hpp"
+#include "reactor/backend/backend_kind.hpp"
+#include "reactor/backend/detail/completion_queue.hpp"
+#include "reactor/backend/detail/io_op.hpp"
 
 namespace rfarm {
-
-enum class BackendKind : std::uint8_t {
-  automatic,  // RFARM_BACKEND if set, else io_uring when the kernel allows it, else epoll
-  epoll,
-  uring,
-};
-
-std::string_view to_string(BackendKind kind) noexcept;
-// "epoll", "uring" (also "io_uring"), "auto"; an unknown name is invalid_argument.
-Result<BackendKind> parse_backend_kind(std::string_view text) noexcept;
 
 namespace detail {
 

@@ -18,6 +18,8 @@
 // Composed operations (send_all, recv_exactly, accept with EMFILE back-off, connect with a timeout) are just
 // logics whose advance() says "again" or "wait" until they are done. A handler never runs inside the call that
 // started its operation; an awaitable that completes at once does not suspend at all.
+//
+// Not API (detail/): installed because the sockets' public operation templates include it.
 #pragma once
 
 #include <cassert>
@@ -25,7 +27,7 @@
 #include <type_traits>
 
 #include "lib/inplace_function.hpp"
-#include "reactor/backend/backend.hpp"
+#include "reactor/backend/detail/backend.hpp"
 #include "reactor/loop/reactor.hpp"
 #include "reactor/net/socket.hpp"
 
