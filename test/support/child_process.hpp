@@ -34,6 +34,28 @@ inline std::string python3() {
 
 inline bool program_runs(const std::vector<std::string>& argv);
 
+// Waits up to limit for the child pid to exit and reaps it (pid becomes -1): its exit status, 128 + the signal
+// that ended it, or -1 when it had to be killed at the limit (or there was no child).
+inline int wait_for_exit(pid_t& pid, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (pid > 0) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      pid = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+      pid = -1;
+      return -1;
+    }
+    ::usleep(2000);
+  }
+  return -1;
+}
+
+
 class ChildProcess {
  public:
   ChildProcess() = default;
@@ -109,25 +131,7 @@ class ChildProcess {
   }
 
   // The exit status (or 128 + signal); -1 if the child had to be killed after limit.
-  int wait(std::chrono::milliseconds limit) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    int status = 0;
-    while (pid_ > 0) {
-      pid_t r = ::waitpid(pid_, &status, WNOHANG);
-      if (r == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      if (std::chrono::steady_clock::now() >= deadline) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, nullptr, 0);
-        pid_ = -1;
-        return -1;
-      }
-      ::usleep(2000);
-    }
-    return -1;
-  }
+  int wait(std::chrono::milliseconds limit) { return wait_for_exit(pid_, limit); }
 
   void terminate() {
     if (pid_ > 0) ::kill(pid_, SIGTERM);

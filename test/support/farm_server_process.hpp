@@ -36,6 +36,7 @@
 
 #include "reactor/backend/backend_kind.hpp"
 #include "reactor/net/endpoint.hpp"
+#include "test/support/child_process.hpp"
 #include "test/support/temp_dir.hpp"
 
 extern char** environ;
@@ -147,24 +148,7 @@ class FarmServerProcess {
     return wait(std::chrono::seconds(10));
   }
   // The exit status (or 128 + signal), or -1 if it had to be killed after limit.
-  int wait(std::chrono::milliseconds limit) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (pid_ > 0) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      if (std::chrono::steady_clock::now() >= deadline) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, nullptr, 0);
-        pid_ = -1;
-        return -1;
-      }
-      ::usleep(2000);
-    }
-    return -1;
-  }
+  int wait(std::chrono::milliseconds limit) { return wait_for_exit(pid_, limit); }
   // Whether it is still running.
   bool running() const { return pid_ > 0 && ::waitpid(pid_, nullptr, WNOHANG) == 0; }
 
