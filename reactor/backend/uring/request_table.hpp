@@ -42,6 +42,7 @@ struct Request {
   bool neutralized = false;   // turned into a NOP before the kernel saw it
   bool user_memory = false;   // the kernel reads or writes caller memory (buffers, msghdr, sockaddr)
   bool ring_buffer = false;   // a receive into a buffer the kernel picks from the provided-buffer ring
+  bool readiness = false;     // a receive's POLL_ADD: the receive itself runs at its completion, as on epoll
   std::uint32_t generation = 0;
   std::uint32_t next_free = kNoSlot;
   IoOp* op = nullptr;
@@ -79,7 +80,7 @@ class RequestTable {
     // Field by field: assigning a Request{} temporary built it on the stack and copied it back, a
     // store-forwarding stall that showed in the echo profile.
     r.kind = RequestKind::lane_op;
-    r.detached = r.cancel_sent = r.neutralized = r.user_memory = r.ring_buffer = false;
+    r.detached = r.cancel_sent = r.neutralized = r.user_memory = r.ring_buffer = r.readiness = false;
     ++r.generation;
     r.op = nullptr;
     r.handle = nullptr;

@@ -2,9 +2,11 @@
 // completion may close handles, abandon ops and start new ones: nothing here holds a reference into the
 // request table or an IoHandle across a callback.
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "reactor/backend/uring/uring_backend.hpp"
@@ -27,6 +29,14 @@ void copy_into(const msghdr& msg, ConstBytes from) noexcept {
     std::memcpy(msg.msg_iov[i].iov_base, from.data(), n);
     from = from.subspan(n);
   }
+}
+
+// The receive a readiness completion was waiting for, done now without blocking; the kernel-style result.
+int receive_now(const HandleState& hs, MsgOp& op) noexcept {
+  ssize_t n;
+  do n = ::recvmsg(hs.fd, &op.msg, op.msg_flags | MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  return n < 0 ? -errno : static_cast<int>(n);
 }
 
 }  // namespace
@@ -102,6 +112,7 @@ void UringBackend::on_lane_completion(std::uint32_t slot, int res, std::uint32_t
   const Direction d = r.direction;
   IoOp* op = r.detached ? nullptr : r.op;
   const bool ring_buffer = r.ring_buffer;
+  const bool readiness = r.readiness;
   PooledBuffer data;  // a ring buffer's bytes (recycled into the ring if nobody keeps them)
   if (flags & IORING_CQE_F_BUFFER)
     data = buffers_->take(static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT), res > 0 ? res : 0);
@@ -121,6 +132,15 @@ void UringBackend::on_lane_completion(std::uint32_t slot, int res, std::uint32_t
     const bool ring_has_room = buffers_->leased() < buffers_->provided();
     res = issue(hs, *op, ring_has_room);
     if (res == 0) return;  // still the lane head, its request in flight again
+  }
+  if (op && readiness && res >= 0) {
+    // Readable (or in error, or hung up: the receive reports which). Nobody else reads this socket, but a
+    // readiness can still be stale (a peek by the caller, a spurious wake-up): then wait again.
+    res = receive_now(hs, as_msg(*op));
+    if (res == -EAGAIN) {
+      res = issue(hs, *op, buffers_->leased() < buffers_->provided());
+      if (res == 0) return;  // still the lane head, waiting again
+    }
   }
   if (op) {
     int result = res;

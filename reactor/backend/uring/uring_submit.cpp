@@ -29,6 +29,13 @@ std::size_t total_length(const msghdr& m) noexcept {
   for (std::size_t i = 0; i < m.msg_iovlen; ++i) n += m.msg_iov[i].iov_len;
   return n;
 }
+
+// Every receive but two kinds: urgent data (MSG_OOB answers at once, or EINVAL, whatever POLLIN says) and a
+// zero-length stream receive (nothing to take; the kernel answers at once) go to the kernel as they are.
+bool waits_for_readiness(const HandleState& hs, const MsgOp& op) noexcept {
+  if (op.msg_flags & MSG_OOB) return false;
+  return !hs.handle->stream || total_length(op.msg) > 0 || op.msg.msg_control != nullptr;
+}
 }  // namespace
 
 // Runs once, in the thread that first submits: the loop's thread.
@@ -120,6 +127,14 @@ int UringBackend::issue(HandleState& hs, IoOp& op, bool allow_ring_buffer) noexc
         sqe->flags |= IOSQE_BUFFER_SELECT;
         sqe->buf_group = buffers_->group();
         r.ring_buffer = true;
+        break;
+      }
+      if (op.kind == OpKind::recv && waits_for_readiness(hs, mop)) {
+        // Any other receive (descriptors or credentials, a sender's address, a record, or a stream receive while
+        // the ring is dry) waits for the socket to be readable and receives at the completion, as epoll does:
+        // the kernel never holds the caller's msghdr, so a receive given up takes nothing off the socket.
+        io_uring_prep_poll_add(sqe, hs.fd, POLLIN);
+        r.readiness = true;
         break;
       }
       if (op.kind == OpKind::recv) {

@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -19,6 +21,8 @@
 #include <thread>
 #include <vector>
 
+#include "reactor/net/fd_passing.hpp"
+#include "reactor/net/seqpacket_socket.hpp"
 #include "reactor/net/stream_socket.hpp"
 #include "reactor/stream/buffered_stream.hpp"
 #include "test/support/backend_fixture.hpp"
@@ -27,7 +31,16 @@ namespace rfarm {
 namespace {
 
 using namespace std::chrono_literals;
-using AbandonedReceiveTest = test::BackendTest;
+
+// Every test below plays the same instant: a receive is pending in the kernel, and a timeout's callback has the
+// peer's message arrive, closes another connection (as a timeout that ends one connection and gives up on
+// another's receive does) and gives the receive up.
+class AbandonedReceiveTest : public test::BackendTest {
+ protected:
+  // reader: a coroutine that receives once and sets *done; arrive: makes the peer's message arrive.
+  template <class Arrive>
+  void give_up_as_it_arrives(Task<void> reader_task, const bool& done, Arrive arrive);
+};
 
 constexpr int kRounds = 200;
 constexpr std::byte kCanary{0xA5};
@@ -74,6 +87,46 @@ Task<Result<std::size_t>> receive_into(StreamSocket& socket, MutableBytes buffer
   co_return co_await socket.recv(buffer);
 }
 
+template <class Arrive>
+void AbandonedReceiveTest::give_up_as_it_arrives(Task<void> reader_task, const bool& done, Arrive arrive) {
+  std::optional<Task<void>> reader(std::move(reader_task));
+  reader->handle().resume();
+  Bystander other(reactor());
+  reactor().run_once(Duration(0));  // io_uring: the receive reaches the kernel
+  Timer timeout(reactor());
+  bool timed_out = false;
+  timeout.start(1ms, [&] {
+    arrive();
+    other.close();
+    reader.reset();  // the timeout gives the receive up: its coroutine frame, and the operation, go
+    timed_out = true;
+  });
+  ASSERT_TRUE(run_until([&] { return timed_out; }));
+  ASSERT_FALSE(done) << "the receive completed although nothing was sent before the timeout";
+}
+
+// A blocking sendmsg of bytes with one descriptor from the peer's descriptor.
+void send_fd_from_peer(int fd, std::string_view bytes, int passed) {
+  iovec iov{const_cast<char*>(bytes.data()), bytes.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &passed, sizeof passed);
+  ASSERT_EQ(::sendmsg(fd, &msg, MSG_NOSIGNAL), static_cast<ssize_t>(bytes.size())) << std::strerror(errno);
+}
+
+ino_t inode_of(int fd) {
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 ? st.st_ino : 0;
+}
+
 TEST_P(AbandonedReceiveTest, BytesArrivingAsTheTimeoutAbandonsAReceiveGoToTheNextReceiveInOrder) {
   auto pair = tcp_pair();
   ASSERT_TRUE(pair) << pair.error().message();
@@ -85,24 +138,11 @@ TEST_P(AbandonedReceiveTest, BytesArrivingAsTheTimeoutAbandonsAReceiveGoToTheNex
     std::fill(abandoned.begin(), abandoned.end(), kCanary);
     const std::vector<std::byte> payload = payload_for(round);
     bool received = false;
-    std::optional<Task<void>> reader;
-    reader.emplace([](StreamSocket& s, MutableBytes buffer, bool& done) -> Task<void> {
+    give_up_as_it_arrives([](StreamSocket& s, MutableBytes buffer, bool& done) -> Task<void> {
       (void)co_await s.recv(buffer);
       done = true;
-    }(ours, abandoned, received));
-    reader->handle().resume();
-    Bystander other(reactor());
-    reactor().run_once(Duration(0));  // io_uring: the receive reaches the kernel
-    Timer timeout(reactor());
-    bool timed_out = false;
-    timeout.start(1ms, [&] {
-      send_from_peer(peer.native_handle(), payload);
-      other.close();
-      reader.reset();  // the timeout gives the receive up: its coroutine frame, and the operation, go
-      timed_out = true;
-    });
-    ASSERT_TRUE(run_until([&] { return timed_out; }));
-    ASSERT_FALSE(received) << "the receive completed although nothing was sent before the timeout";
+    }(ours, abandoned, received), received, [&] { send_from_peer(peer.native_handle(), payload); });
+    if (HasFatalFailure()) break;
     std::vector<std::byte> got;
     while (got.size() < payload.size()) {
       auto n = run(receive_into(ours, next), 500ms);
@@ -180,6 +220,71 @@ TEST_P(AbandonedReceiveTest, AReceiveCompletedInTheTurnItsTimeoutExpiresIsReport
   ASSERT_TRUE(run_until([&] { return received_before_timeout.has_value(); }));
   EXPECT_TRUE(received);
   EXPECT_TRUE(*received_before_timeout) << "the timeout ran before the completion the same turn reaped";
+}
+
+// Descriptors travel with bytes: a receive carrying them that is given up as they come must leave both, the
+// bytes and the descriptor, to the next receive (on io_uring such a receive used to be a RECVMSG into the
+// caller's msghdr: the bytes and the descriptor went to a receive nobody waited for any more).
+TEST_P(AbandonedReceiveTest, DescriptorsArrivingAsTheTimeoutAbandonsAReceiveGoToTheNextReceive) {
+  auto pair = StreamSocket::pair(reactor());
+  ASSERT_TRUE(pair) << pair.error().message();
+  auto& [ours, peer] = *pair;
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  const ino_t pipe_inode = inode_of(pipe_fds[0]);
+  std::array<std::byte, 64> abandoned{};
+  std::array<std::byte, 64> next{};
+  for (int round = 0; round < kRounds / 4; ++round) {
+    SCOPED_TRACE(::testing::Message() << "round " << round);
+    abandoned.fill(kCanary);
+    const std::string message = "fd " + std::to_string(round);
+    bool received = false;
+    give_up_as_it_arrives([](StreamSocket& s, MutableBytes buffer, bool& done) -> Task<void> {
+      (void)co_await recv_with_fds(s, buffer);
+      done = true;
+    }(ours, abandoned, received), received, [&] { send_fd_from_peer(peer.native_handle(), message, pipe_fds[0]); });
+    if (HasFatalFailure()) break;
+    auto got = run([](StreamSocket& s, MutableBytes buffer) -> Task<Result<MessageWithFds>> {
+      co_return co_await recv_with_fds(s, buffer);
+    }(ours, next), 500ms);
+    ASSERT_TRUE(got) << got.error().message();
+    ASSERT_EQ(std::string_view(reinterpret_cast<const char*>(next.data()), got->size), message);
+    ASSERT_EQ(got->fds.size(), 1u) << "the descriptor that came with the bytes is lost";
+    EXPECT_EQ(inode_of(got->fds[0].get()), pipe_inode);
+    ASSERT_TRUE(std::all_of(abandoned.begin(), abandoned.end(), [](std::byte b) { return b == kCanary; }))
+        << "the abandoned receive's buffer was written after it was given up";
+  }
+  ::close(pipe_fds[0]);
+  ::close(pipe_fds[1]);
+}
+
+// A seqpacket record is all or nothing: one that arrives as its receive is given up is the next receive's.
+TEST_P(AbandonedReceiveTest, ARecordArrivingAsTheTimeoutAbandonsAReceiveIsTheNextReceivesRecord) {
+  auto pair = SeqPacketSocket::pair(reactor());
+  ASSERT_TRUE(pair) << pair.error().message();
+  auto& [ours, peer] = *pair;
+  std::array<std::byte, 256> abandoned{};
+  std::array<std::byte, 256> next{};
+  for (int round = 0; round < kRounds / 4; ++round) {
+    SCOPED_TRACE(::testing::Message() << "round " << round);
+    abandoned.fill(kCanary);
+    const std::string record = "record " + std::to_string(round) + std::string(static_cast<std::size_t>(round), '.');
+    bool received = false;
+    give_up_as_it_arrives([](SeqPacketSocket& s, MutableBytes buffer, bool& done) -> Task<void> {
+      (void)co_await s.recv(buffer);
+      done = true;
+    }(ours, abandoned, received), received, [&] { send_from_peer(peer.native_handle(), as_bytes(std::string_view(record))); });
+    if (HasFatalFailure()) break;
+    auto got = run([](SeqPacketSocket& s, MutableBytes buffer) -> Task<Result<std::size_t>> {
+      auto d = co_await s.recv(buffer);
+      if (!d) co_return fail(d.error());
+      co_return d->size;
+    }(ours, next), 500ms);
+    ASSERT_TRUE(got) << got.error().message();
+    ASSERT_EQ(std::string_view(reinterpret_cast<const char*>(next.data()), *got), record);
+    ASSERT_TRUE(std::all_of(abandoned.begin(), abandoned.end(), [](std::byte b) { return b == kCanary; }))
+        << "the abandoned receive's buffer was written after it was given up";
+  }
 }
 
 RFARM_INSTANTIATE_BACKEND_TESTS(AbandonedReceiveTest);
