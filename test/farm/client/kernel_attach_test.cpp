@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -17,8 +18,27 @@ namespace {
 using namespace std::chrono_literals;
 using rfarm::test::FarmServerProcess;
 
+// Each test: a real farm-server of the test's backend, and a reactor of its own (the coroutine's loop) with a
+// 30-s watchdog that stops it, so a hung test fails (block_on throws) instead of waiting forever.
 class KernelAttachTest : public rfarm::test::BackendTest {
  protected:
+  void SetUp() override {
+    BackendTest::SetUp();
+    auto started = FarmServerProcess::start(GetParam());
+    ASSERT_TRUE(started) << "farm-server did not start (RFARM_FARM_SERVER, RFARM_EXAMPLE_TASKS)";
+    server_.emplace(std::move(*started));
+    auto created = Reactor::create({.backend = GetParam()});
+    ASSERT_TRUE(created) << created.error().message();
+    loop_ = std::move(*created);
+    watchdog_ = loop_->after(30s, [this] { loop_->stop(); });
+  }
+  void TearDown() override {
+    if (loop_) loop_->cancel(watchdog_);
+    BackendTest::TearDown();
+  }
+  Reactor& loop() { return *loop_; }
+  FarmServerProcess& server() { return *server_; }
+
   KernelOptions options(std::string server) {
     KernelOptions o;
     o.servers = {std::move(server)};
@@ -31,18 +51,18 @@ class KernelAttachTest : public rfarm::test::BackendTest {
     for (int i = 0; i < 1000 && kernel.ready_connections() == 0; ++i) co_await reactor.sleep(5ms);
     co_return kernel.ready_connections() > 0;
   }
+
+ private:
+  std::optional<FarmServerProcess> server_;
+  std::unique_ptr<Reactor> loop_;
+  TimerId watchdog_{};
 };
 
 TEST_P(KernelAttachTest, CoroutineAwaitsAThousandResultsWhileTheLoopKeepsTicking) {
-  auto server = FarmServerProcess::start(GetParam());
-  ASSERT_TRUE(server) << "farm-server did not start (RFARM_FARM_SERVER, RFARM_EXAMPLE_TASKS)";
-  auto reactor = Reactor::create({.backend = GetParam()});
-  ASSERT_TRUE(reactor);
-  Reactor& loop = **reactor;
+  Reactor& loop = this->loop();
 
   std::uint64_t ticks = 0;
   TimerId ticker = loop.every(1ms, [&] { ++ticks; });
-  TimerId watchdog = loop.after(30s, [&] { loop.stop(); });  // block_on throws: the test fails, bounded
 
   struct Outcome {
     bool ready = false;
@@ -53,7 +73,7 @@ TEST_P(KernelAttachTest, CoroutineAwaitsAThousandResultsWhileTheLoopKeepsTicking
   };
   auto job = [&]() -> Task<Outcome> {
     Outcome out;
-    auto kernel = Kernel::attach(loop, options(server->spec()));
+    auto kernel = Kernel::attach(loop, options(server().spec()));
     if (!kernel) co_return out;
     out.ready = co_await wait_ready(loop, *kernel);
     if (!out.ready) co_return out;
@@ -78,25 +98,19 @@ TEST_P(KernelAttachTest, CoroutineAwaitsAThousandResultsWhileTheLoopKeepsTicking
   };
   Outcome out = loop.block_on(job());
   loop.cancel(ticker);
-  loop.cancel(watchdog);
   ASSERT_TRUE(out.ready);
   EXPECT_EQ(out.values, 1000u);
   EXPECT_EQ(out.sum, 999 * 1000 / 2);  // 1 + 2 + ... + 999
   EXPECT_EQ(out.completions_before_last_submit, 0u);
   // 200 ms of waiting with a 1 ms ticker: a blocked loop would see none; a loaded machine still sees dozens.
   EXPECT_GE(out.ticks_while_waiting, 20u);
-  EXPECT_EQ(server->terminate(), 0);
+  EXPECT_EQ(server().terminate(), 0);
 }
 
 TEST_P(KernelAttachTest, AnAwaitableCallCanBeCancelled) {
-  auto server = FarmServerProcess::start(GetParam());
-  ASSERT_TRUE(server) << "farm-server did not start (RFARM_FARM_SERVER, RFARM_EXAMPLE_TASKS)";
-  auto reactor = Reactor::create({.backend = GetParam()});
-  ASSERT_TRUE(reactor);
-  Reactor& loop = **reactor;
-  TimerId watchdog = loop.after(30s, [&] { loop.stop(); });
+  Reactor& loop = this->loop();
   auto job = [&]() -> Task<std::optional<FailureKind>> {
-    auto kernel = Kernel::attach(loop, options(server->spec()));
+    auto kernel = Kernel::attach(loop, options(server().spec()));
     if (!kernel || !co_await wait_ready(loop, *kernel)) co_return std::nullopt;
     RemoteCall<Null> sleeper = kernel->submit<Null>("sleep_ms", 20'000);
     co_await loop.sleep(50ms);  // sent, and running on a worker
@@ -110,19 +124,13 @@ TEST_P(KernelAttachTest, AnAwaitableCallCanBeCancelled) {
     co_return kind;
   };
   std::optional<FailureKind> kind = loop.block_on(job());
-  loop.cancel(watchdog);
   ASSERT_TRUE(kind);
   EXPECT_EQ(*kind, FailureKind::cancelled);
-  EXPECT_EQ(server->terminate(), 0);
+  EXPECT_EQ(server().terminate(), 0);
 }
 
 TEST_P(KernelAttachTest, SubmitWhenRoomKeepsUnsentTasksAtTheBound) {
-  auto server = FarmServerProcess::start(GetParam());
-  ASSERT_TRUE(server) << "farm-server did not start (RFARM_FARM_SERVER, RFARM_EXAMPLE_TASKS)";
-  auto reactor = Reactor::create({.backend = GetParam()});
-  ASSERT_TRUE(reactor);
-  Reactor& loop = **reactor;
-  TimerId watchdog = loop.after(30s, [&] { loop.stop(); });
+  Reactor& loop = this->loop();
   struct Outcome {
     bool ready = false;
     std::size_t submitted = 0;
@@ -133,7 +141,7 @@ TEST_P(KernelAttachTest, SubmitWhenRoomKeepsUnsentTasksAtTheBound) {
     std::optional<FailureKind> waiter_kind;  // a producer still waiting for room when the kernel closes
   };
   Outcome out;
-  KernelOptions o = options(server->spec());
+  KernelOptions o = options(server().spec());
   o.max_unsent = 4;
   o.window = 2;  // with one server: 2 in flight, 4 waiting, and the producer waits for the rest
   auto job = [&]() -> Task<void> {
@@ -164,7 +172,6 @@ TEST_P(KernelAttachTest, SubmitWhenRoomKeepsUnsentTasksAtTheBound) {
     for (int i = 0; i < 100 && !out.waiter_kind; ++i) co_await loop.sleep(1ms);
   };
   loop.block_on(job());
-  loop.cancel(watchdog);
   ASSERT_TRUE(out.ready);
   EXPECT_EQ(out.submitted, 40u);
   EXPECT_EQ(out.values, 40u);
@@ -174,7 +181,7 @@ TEST_P(KernelAttachTest, SubmitWhenRoomKeepsUnsentTasksAtTheBound) {
   EXPECT_EQ(out.try_error, std::errc::resource_unavailable_try_again);
   ASSERT_TRUE(out.waiter_kind);
   EXPECT_EQ(*out.waiter_kind, FailureKind::cancelled);
-  EXPECT_EQ(server->terminate(), 0);
+  EXPECT_EQ(server().terminate(), 0);
 }
 
 RFARM_INSTANTIATE_BACKEND_TESTS(KernelAttachTest);
