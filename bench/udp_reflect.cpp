@@ -19,15 +19,11 @@ using namespace rfarm;
 
 namespace {
 
-constexpr std::size_t kMaxDatagram = 65536;
 constexpr std::size_t kSockperfHeader = 14;  // u64 sequence number, u16 flags, u32 length
 
 Task<void> reflect(DatagramSocket sock) {
-  std::vector<std::byte> storage(detail::kMaxBatch * kMaxDatagram);
-  std::vector<MutableBytes> buffers;
-  for (std::size_t i = 0; i < detail::kMaxBatch; ++i) buffers.emplace_back(storage.data() + i * kMaxDatagram, kMaxDatagram);
-  std::vector<Datagram> received(detail::kMaxBatch);
-  std::vector<OutgoingDatagram> replies(detail::kMaxBatch);
+  DatagramBatch batch;
+  auto& [storage, buffers, received, replies] = batch;
   for (;;) {
     auto n = co_await sock.recv_batch(buffers, received);
     if (!n) {

@@ -11,10 +11,6 @@ namespace rfarm::tools {
 
 namespace {
 
-// Holds any UDP payload: at most 65507 bytes over IPv4 (65535 less the IP and UDP headers) and 65527 over IPv6
-// without jumbograms (udp(7), RFC 2675), so a datagram is never cut here; one that were would be dropped.
-constexpr std::size_t kMaxDatagram = 65536;
-
 // The largest record unixpacket echoes. A record is bounded by its sender's SO_SNDBUF (unix(7)): at most
 // twice net.core.wmem_max unless the sender is privileged (SO_SNDBUFFORCE). A larger one closes the
 // connection, logged, rather than holding that much memory per connection.
@@ -22,11 +18,8 @@ constexpr std::size_t kMaxRecord = std::size_t{16} << 20;
 
 // Receives up to kMaxBatch datagrams per recvmmsg and sends each back to its sender, all in one sendmmsg.
 Task<void> udp_echo(DatagramSocket sock) {
-  std::vector<std::byte> storage(detail::kMaxBatch * kMaxDatagram);
-  std::vector<MutableBytes> buffers;
-  for (std::size_t i = 0; i < detail::kMaxBatch; ++i) buffers.emplace_back(storage.data() + i * kMaxDatagram, kMaxDatagram);
-  std::vector<Datagram> received(detail::kMaxBatch);
-  std::vector<OutgoingDatagram> replies(detail::kMaxBatch);
+  DatagramBatch batch;  // holds any UDP payload: a datagram is never cut here (one that were would be dropped)
+  auto& [storage, buffers, received, replies] = batch;
   for (;;) {
     auto n = co_await sock.recv_batch(buffers, received);
     if (!n) {
@@ -63,7 +56,7 @@ void fit_send_buffer(SeqPacketSocket& conn, std::size_t length) {
 // and the buffer grown to fit it.
 Task<void> packet_echo(SeqPacketSocket conn) {
   Logger& log = conn.reactor().log();
-  std::vector<std::byte> buffer(kMaxDatagram);
+  std::vector<std::byte> buffer(64 * 1024);  // grown to fit a longer record
   for (;;) {
     auto next = co_await conn.recv(MutableBytes{}, MSG_PEEK | MSG_TRUNC);
     if (!next) {

@@ -103,3 +103,13 @@ bool SendBatch::attempt(MsgOp& op) noexcept {
 }
 
 }  // namespace rfarm::detail
+
+namespace rfarm {
+
+DatagramBatch::DatagramBatch(std::size_t datagram_size)
+    : storage(detail::kMaxBatch * datagram_size), received(detail::kMaxBatch), replies(detail::kMaxBatch) {
+  buffers.reserve(detail::kMaxBatch);
+  for (std::size_t i = 0; i < detail::kMaxBatch; ++i) buffers.emplace_back(storage.data() + i * datagram_size, datagram_size);
+}
+
+}  // namespace rfarm

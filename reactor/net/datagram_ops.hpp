@@ -11,6 +11,7 @@
 
 #include <array>
 #include <span>
+#include <vector>
 
 #include "lib/bytes.hpp"
 #include "lib/error.hpp"
@@ -54,6 +55,20 @@ struct Datagram {
 struct OutgoingDatagram {
   ConstBytes data;
   const Address* to = nullptr;  // nullptr: the connected peer
+};
+
+// What one recv_batch / send_batch round works on, in the shape every batched datagram server needs: a buffer
+// per datagram of the batch (one block), what recv_batch says of each, and the datagrams to send back:
+//     DatagramBatch batch;
+//     auto n = co_await sock.recv_batch(batch.buffers, batch.received);
+// The default size holds any UDP payload: at most 65507 bytes over IPv4 (65535 less the IP and UDP headers) and
+// 65527 over IPv6 without jumbograms (udp(7), RFC 2675), so no datagram is ever cut.
+struct DatagramBatch {
+  explicit DatagramBatch(std::size_t datagram_size = 65536);
+  std::vector<std::byte> storage;
+  std::vector<MutableBytes> buffers;
+  std::vector<Datagram> received;
+  std::vector<OutgoingDatagram> replies;
 };
 
 namespace detail {
