@@ -55,16 +55,16 @@ std::size_t UringBackend::drain_completions() noexcept {
 }
 
 void UringBackend::on_completion(std::uint64_t user_data, int res, std::uint32_t flags) noexcept {
+  if (user_data & kHandleTag) {  // first: a multishot's data is the most common CQE
+    on_multishot_completion(*reinterpret_cast<HandleState*>(user_data & ~kHandleTag), res, flags);
+    return;
+  }
   if (user_data == kIgnoredData) return;
   if (user_data == kWakeData) {
     on_wake_completion(res);
     return;
   }
   if (user_data == kPeerWakeData) return;  // another reactor woke us: the wait it ended was the point
-  if (user_data & kHandleTag) {
-    on_multishot_completion(*reinterpret_cast<HandleState*>(user_data & ~kHandleTag), res, flags);
-    return;
-  }
   const std::uint32_t slot = requests_.lookup(user_data);
   if (slot == kNoSlot) return;  // cannot happen while slots live until their last CQE; kept as a guard
   switch (requests_[slot].kind) {
