@@ -45,6 +45,14 @@ class IntrusiveList {
     h.prev = h.next = nullptr;
   }
 
+  // The first element for which pred holds, or nullptr: a linear walk, for short lists.
+  template <class Pred>
+  T* find_first(Pred pred) noexcept {
+    for (ListHook* h = head_.next; h != &head_; h = h->next)
+      if (pred(*static_cast<T*>(h))) return static_cast<T*>(h);
+    return nullptr;
+  }
+
   // Moves every element of other to the end of this list.
   void splice_back(IntrusiveList& other) noexcept {
     if (other.empty()) return;

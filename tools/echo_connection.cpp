@@ -9,56 +9,27 @@ void EchoConnection::start(EchoConnections& connections, StreamSocket socket) {
   std::unique_ptr<EchoConnection> connection(new EchoConnection(connections, std::move(socket)));
   connections.add(*connection);
   EchoConnection* started = connection.release();
-  if (started->recv_.start(started->socket_)) started->handle(received_event(started->recv_.take_result()));
+  if (started->receive(started->socket_)) started->handle(started->received_event(started->take_error()));
 }
 
-// What an idle connection costs besides its socket's state: malloc serves 136 bytes from a 144-byte chunk.
-static_assert(sizeof(EchoConnection) <= 136, "an idle echo connection grew past its 144-byte heap chunk");
+// What an idle connection costs besides its socket's state: malloc serves 104 bytes from a 112-byte chunk.
+static_assert(sizeof(EchoConnection) <= 104, "an idle echo connection grew past its 112-byte heap chunk");
 
 EchoConnection::EchoConnection(EchoConnections& connections, StreamSocket socket) noexcept
-    : socket_(std::move(socket)), recv_(this), connections_(&connections) {}
-
-// The live operation first (abandoned if it is pending), then the socket.
-EchoConnection::~EchoConnection() {
-  if (state_ == State::receiving) {
-    std::destroy_at(&recv_);
-  } else {
-    std::destroy_at(&send_);
-  }
-}
-
-EchoConnection::Input EchoConnection::received_event(Result<PooledBuffer> data) noexcept {
-  if (!data || data->empty()) return {Event::ended, {}};  // end of stream or an error
-  return {Event::received, std::move(*data)};
-}
-
-void EchoConnection::on_received(void* self, Result<PooledBuffer> data) noexcept {
-  static_cast<EchoConnection*>(self)->handle(received_event(std::move(data)));
-}
-
-void EchoConnection::on_sent(void* self, Result<std::size_t> sent) noexcept {
-  static_cast<EchoConnection*>(self)->handle({sent ? Event::sent : Event::ended, {}});
-}
+    : socket_(std::move(socket)), connections_(&connections) {}
 
 // The one transition function. An operation that finishes at once gives its event here directly, so this loops
-// (not recursing) until an operation waits. It runs from the callback of the operation it replaces:
-// OwnedOperation lets a callback destroy its operation.
-void EchoConnection::handle(Input input) noexcept {
+// (not recursing) until the operation waits. It runs from the operation's callback, which may destroy it.
+void EchoConnection::handle(Event event) noexcept {
   for (;;) {
-    switch (input.event) {
-      case Event::received:  // receiving -> sending: the bytes go back whole
-        std::destroy_at(&recv_);
-        std::construct_at(&send_, this);
-        state_ = State::sending;
-        if (!send_.start(socket_, std::move(input.data))) return;
-        input = {send_.take_result() ? Event::sent : Event::ended, {}};
+    switch (event) {
+      case Event::received:  // receiving -> sending: the bytes go back whole, from the buffer they came in
+        if (!send(socket_)) return;
+        event = take_error() ? Event::ended : Event::sent;
         break;
       case Event::sent:  // sending -> receiving (the send gave its buffer back)
-        std::destroy_at(&send_);
-        std::construct_at(&recv_, this);
-        state_ = State::receiving;
-        if (!recv_.start(socket_)) return;
-        input = received_event(recv_.take_result());
+        if (!receive(socket_)) return;
+        event = received_event(take_error());
         break;
       case Event::ended:  // either state: the peer closed or the socket failed
         connections_->remove(*this);

@@ -1,8 +1,9 @@
-// echo-server's callback-style stream connection (--style callback, the default): a two-state machine over
-// caller-owned operations (StreamSocket::RecvPooledOperation / SendPooledOperation), holding one at a time.
-// An idle connection is this object (136 bytes) and its socket's state, and nothing else: no receive buffer
-// (recv_pooled leases one only when data arrives, the send gives it back), no coroutine frame.
-// The coroutine style (tools/echo_stream.hpp) does the same in a spawned Task.
+// echo-server's callback-style stream connection (--style callback, the default): a two-state machine over one
+// caller-owned operation (StreamSocket::PooledExchangeOperation) that receives into a leased buffer and sends
+// that same buffer back. An idle connection is this object (104 bytes) and its socket's state, and nothing
+// else: no receive buffer (the receive leases one only when data arrives, the send gives it back), no
+// coroutine frame, and nothing rebuilt per message. The coroutine style (tools/echo_stream.hpp) does the same in
+// a spawned Task.
 #pragma once
 
 #include <coroutine>
@@ -16,47 +17,36 @@ namespace rfarm::tools {
 
 class EchoConnections;
 
-class EchoConnection {
+class EchoConnection final : StreamSocket::PooledExchangeOperation<EchoConnection> {
  public:
   // Echoes on socket until end of stream or an error; owned by connections until then.
   static void start(EchoConnections& connections, StreamSocket socket);
 
   EchoConnection(const EchoConnection&) = delete;
   EchoConnection& operator=(const EchoConnection&) = delete;
-  ~EchoConnection();
+  // Closes the socket (a pending operation completes with operation_canceled into the completion queue), then
+  // the operation, a base, goes: that abandons it there, so no callback runs.
+  ~EchoConnection() = default;
 
  private:
   friend class EchoConnections;
+  friend class detail::PooledExchange<EchoConnection>;
 
-  // receiving: a receive is pending (an idle connection waits here); sending: the data goes back.
-  enum class State : std::uint8_t { receiving, sending };
+  // The operation's kind is the state: receiving (an idle connection waits here) or sending the data back.
   enum class Event : std::uint8_t { received, sent, ended };
-
-  struct Input {
-    Event event;
-    PooledBuffer data;  // received: the bytes to send back
-  };
 
   EchoConnection(EchoConnections& connections, StreamSocket socket) noexcept;
 
-  static Input received_event(Result<PooledBuffer> data) noexcept;
-  static void on_received(void* self, Result<PooledBuffer> data) noexcept;
-  static void on_sent(void* self, Result<std::size_t> sent) noexcept;
+  // Called by the operation (PooledExchange).
+  void on_received(std::error_code ec) noexcept { handle(received_event(ec)); }
+  void on_sent(std::error_code ec) noexcept { handle(ec ? Event::ended : Event::sent); }
+  Event received_event(std::error_code ec) noexcept { return ec || buffer().empty() ? Event::ended : Event::received; }
   // The one transition function: every path of the connection is here.
-  void handle(Input input) noexcept;
-
-  using RecvOp = StreamSocket::RecvPooledOperation<&EchoConnection::on_received>;
-  using SendOp = StreamSocket::SendPooledOperation<&EchoConnection::on_sent>;
+  void handle(Event event) noexcept;
 
   StreamSocket socket_;
-  // One operation at a time: the receive while receiving, the send while sending (state_ says which lives).
-  union {
-    RecvOp recv_;
-    SendOp send_;
-  };
   EchoConnections* connections_;
   std::uint32_t slot_ = 0;  // index in connections_
-  State state_ = State::receiving;
 };
 
 // The open connections of one reactor. Destroying it destroys them (their sockets close); it must go before

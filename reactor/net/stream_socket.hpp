@@ -58,6 +58,8 @@ struct StreamState final : SocketState {
     return *static_cast<StreamHandlerOps*>(ops.get());
   }
 };
+// Every stream connection holds one: 56 bytes are a 64-byte malloc chunk.
+static_assert(sizeof(StreamState) <= 56, "StreamState grew past its 64-byte heap chunk");
 }  // namespace detail
 
 class StreamSocket : public Socket {
@@ -123,6 +125,16 @@ class StreamSocket : public Socket {
   using RecvPooledOperation = detail::OwnedOperation<detail::RecvPooled, Callback>;
   template <auto Callback>
   using SendPooledOperation = detail::OwnedOperation<detail::SendPooled, Callback>;
+  // Both in one operation that answers in place, for a connection that sends back (or on) what it receives: the
+  // buffer a receive leased is the one the send sends, and nothing is rebuilt between messages. The connection
+  // derives from it (detail::PooledExchange, operation.hpp, has the details):
+  //     class Conn : public StreamSocket::PooledExchangeOperation<Conn> {
+  //       void on_received(std::error_code ec) noexcept;   // bytes in buffer(), empty at end of stream
+  //       void on_sent(std::error_code ec) noexcept;       // the buffer went back to its pool
+  //     };
+  //     if (conn.receive(sock)) ...conn.take_error()...  // else on_received later
+  template <class Owner>
+  using PooledExchangeOperation = detail::PooledExchange<Owner>;
 
   // --- stream control ---------------------------------------------------------------------------------
   // Half-close: after shutdown(send) the peer reads end of stream but may keep sending to us.

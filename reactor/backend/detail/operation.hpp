@@ -35,6 +35,8 @@ namespace rfarm::detail {
 
 enum class Step : std::uint8_t { done, again, wait };
 
+inline std::error_code op_error(const IoOp& op) noexcept { return errno_code(-op.result); }
+
 // The operation struct a logic's shell derives from: Logic::op_type, or MsgOp (the general message operation).
 template <class Logic>
 struct OpTypeOf {
@@ -223,6 +225,68 @@ class OwnedOperation : public op_type_t<Logic>, public Logic {
   void* context_;
 };
 
+// A caller-owned operation that receives into a leased buffer and sends a buffer back, one at a time, in one
+// 80-byte PooledRecvOp: the lean callback shell for a connection that answers what it receives (echo-server's
+// callback connection). Nothing is rebuilt between messages: receive() leases a buffer at completion time
+// (none is held while waiting) into buffer(), send() sends buffer() in place, all of it, and gives it back to
+// its pool. The connection derives from it (CRTP), so it pays for no context pointer, and gets
+//     void on_received(std::error_code ec) noexcept;  // the bytes are in buffer(); empty: end of stream
+//     void on_sent(std::error_code ec) noexcept;      // the buffer went back to its pool
+// (a private base needs `friend class PooledExchange<Conn>`). receive() / send() return true when the
+// operation finished at once (the callback does not run; take_error() has the outcome), as OwnedOperation::start
+// does; otherwise the callback runs later, never inside the call. A receive replaces what buffer() held.
+// Destroying the operation while it runs abandons it (no callback runs).
+template <class Owner>
+class PooledExchange : public PooledRecvOp {
+ public:
+  PooledExchange() noexcept : PooledRecvOp(OpKind::recv_pooled, &PooledExchange::on_complete) {}
+
+  bool busy() const noexcept { return this->shell_state != 0; }
+  PooledBuffer& buffer() noexcept { return this->leased; }
+
+  [[nodiscard]] bool receive(Socket& socket) noexcept { return launch(socket, OpKind::recv_pooled); }
+  // Sends buffer()'s bytes (at least one).
+  [[nodiscard]] bool send(Socket& socket) noexcept { return launch(socket, OpKind::send_pooled); }
+  // The outcome of a receive() or send() that returned true; once.
+  std::error_code take_error() noexcept { return finish(); }
+
+  // The step drive() takes after each completion (as a logic's advance): a send goes on until the buffer is empty.
+  Step advance(IoOp&) noexcept {
+    if (this->kind == OpKind::send_pooled && this->result >= 0) {
+      this->leased.consume(static_cast<std::size_t>(this->result));
+      if (!this->leased.empty()) return Step::again;
+    }
+    return Step::done;
+  }
+
+ private:
+  bool launch(Socket& socket, OpKind k) noexcept {
+    assert(!busy() && socket.state() != nullptr);
+    this->kind = k;
+    this->handle = socket.state();
+    if (drive(*this)) return true;
+    this->shell_state = 1;
+    return false;
+  }
+  std::error_code finish() noexcept {
+    if (this->kind == OpKind::send_pooled) this->leased.reset();  // sent (or failed): back to its pool
+    return this->result < 0 ? op_error(*this) : std::error_code();
+  }
+  static void on_complete(IoOp& base) noexcept {
+    auto& self = static_cast<PooledExchange&>(base);
+    if (!continue_after_completion(self)) return;
+    self.shell_state = 0;  // first: the callback may start the next operation or destroy this one
+    const bool sent = self.kind == OpKind::send_pooled;
+    const std::error_code ec = self.finish();
+    Owner& owner = static_cast<Owner&>(self);
+    if (sent) {
+      owner.on_sent(ec);
+    } else {
+      owner.on_received(ec);
+    }
+  }
+};
+
 // Starts a callback-style operation: a second one of the same kind while the first runs is refused (reported
 // on a coming turn, never inline); otherwise setup(op) sets its arguments and it is launched.
 template <class State, class Op, class Handler, class Setup>
@@ -239,7 +303,5 @@ template <class Op, class Handler, class Setup>
 void start_handler_op(SocketState* state, Op& op, Handler&& handler, Setup&& setup) {
   start_handler_op(*state->reactor, state, op, std::forward<Handler>(handler), std::forward<Setup>(setup));
 }
-
-inline std::error_code op_error(const IoOp& op) noexcept { return errno_code(-op.result); }
 
 }  // namespace rfarm::detail

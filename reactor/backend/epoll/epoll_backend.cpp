@@ -71,8 +71,7 @@ class EpollBackend final : public Backend {
 
   bool start(IoOp& op) noexcept override {
     IoHandle& h = *op.handle;
-    IntrusiveList<IoOp>& queue = h.queue(direction_of(op.kind));
-    if (queue.empty() && ready_hint(h, op.kind)) {
+    if (!h.has_queued(direction_of(op.kind)) && ready_hint(h, op.kind)) {
       int r = perform(op);
       if (r != -EAGAIN) {
         op.result = r;
@@ -88,7 +87,7 @@ class EpollBackend final : public Backend {
     op.backend = this;
     op.pending = true;
     op.backend_state |= kQueuedOnHandle;
-    queue.push_back(op);
+    h.queued.push_back(op);
     return false;
   }
 
@@ -115,14 +114,11 @@ class EpollBackend final : public Backend {
   }
 
   void close(IoHandle& h) noexcept override {
-    for (Direction d : {Direction::read, Direction::write, Direction::urgent}) {
-      IntrusiveList<IoOp>& queue = h.queue(d);
-      while (!queue.empty()) {
-        IoOp& op = queue.pop_front();
-        op.backend_state &= ~kQueuedOnHandle;
-        op.result = -ECANCELED;
-        context_.completions.push(op);
-      }
+    while (!h.queued.empty()) {
+      IoOp& op = h.queued.pop_front();
+      op.backend_state &= ~kQueuedOnHandle;
+      op.result = -ECANCELED;
+      context_.completions.push(op);
     }
     if (has(h, kRegistered)) {
       // Explicit removal: a dup()ed or SCM_RIGHTS-passed copy of the descriptor would keep it in the set.
@@ -286,6 +282,13 @@ class EpollBackend final : public Backend {
         note_write(h, r, s.size);
         return r;
       }
+      case OpKind::send_pooled: {
+        const PooledBuffer& b = as_pooled(op).leased;
+        do r = syscall_result(::send(h.fd, b.data(), b.size(), MSG_NOSIGNAL));
+        while (r == -EINTR);
+        note_write(h, r, b.size());
+        return r;
+      }
       case OpKind::accept: {
         MsgOp& m = as_msg(op);
         socklen_t* len = m.msg.msg_name ? &m.msg.msg_namelen : nullptr;
@@ -373,9 +376,8 @@ class EpollBackend final : public Backend {
   // a completion that drained the socket (short read) and queued the next receive must not cost a syscall
   // that can only return EAGAIN.
   void retry(IoHandle& h, Direction d) noexcept {
-    IntrusiveList<IoOp>& queue = h.queue(d);
-    while (!queue.empty()) {
-      IoOp& op = queue.front();
+    while (IoOp* next = h.first_queued(d)) {
+      IoOp& op = *next;
       if (!ready_hint(h, op.kind)) return;
       int r = perform(op);
       if (r == -EAGAIN) return;

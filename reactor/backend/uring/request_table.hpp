@@ -1,7 +1,8 @@
 // In-flight io_uring requests. A CQE's user_data names a slot of this table (with a generation), never an
 // IoOp or IoHandle: an op may be abandoned and a handle freed while the kernel still holds their requests,
 // and the CQE that comes later must find backend-owned memory that says "nobody waits for this any more".
-// A slot is freed only by its request's last CQE, so a slot is never reused while the kernel knows it.
+// A slot is freed only by its request's last CQE, so a slot is never reused while the kernel knows it. (A
+// handle's multishot names its HandleState instead, uring_backend.hpp: an idle connection holds no slot.)
 #pragma once
 
 #include <liburing.h>
@@ -27,8 +28,6 @@ inline constexpr std::uint64_t kPeerWakeData = (std::uint64_t{2} << 32) | kNoSlo
 
 enum class RequestKind : std::uint8_t {
   lane_op,           // one IoOp in the kernel (recv, send, accept, connect, poll); occupies its lane
-  recv_multishot,    // a handle's multishot receive into the provided-buffer ring
-  accept_multishot,  // a listener's multishot accept
   watch,             // a one-shot POLL_ADD for a Watcher, re-armed after each notification
   release_file,      // FILES_UPDATE clearing a registered-file slot at close
   peer_wake,         // MSG_RING waking another reactor's ring (Backend::wake_peer)
@@ -97,15 +96,16 @@ class RequestTable {
   // table grows.
   Request& operator[](std::uint32_t slot) noexcept { return chunks_[slot / kChunk][slot % kChunk]; }
 
+  // The generation's low 31 bits: the top bit of user_data marks a handle's multishot (uring_backend.hpp).
   std::uint64_t user_data(std::uint32_t slot) noexcept {
-    return (std::uint64_t{(*this)[slot].generation} << 32) | slot;
+    return (std::uint64_t{(*this)[slot].generation & kGenerationMask} << 32) | slot;
   }
 
   // The slot user_data names, or kNoSlot for a special value or a stale one.
   std::uint32_t lookup(std::uint64_t user_data) noexcept {
     auto slot = static_cast<std::uint32_t>(user_data);
     if (slot >= size_) return kNoSlot;
-    if ((*this)[slot].generation != static_cast<std::uint32_t>(user_data >> 32)) return kNoSlot;
+    if (((*this)[slot].generation & kGenerationMask) != static_cast<std::uint32_t>(user_data >> 32)) return kNoSlot;
     return slot;
   }
 
@@ -113,6 +113,7 @@ class RequestTable {
 
  private:
   static constexpr std::uint32_t kChunk = 256;
+  static constexpr std::uint32_t kGenerationMask = 0x7fffffffu;
   std::vector<std::unique_ptr<Request[]>> chunks_;
   std::uint32_t size_ = 0;
   std::uint32_t free_ = kNoSlot;

@@ -21,6 +21,16 @@
 
 namespace rfarm::detail {
 
+namespace {
+// A listener's accepted descriptors that nobody took: closed with the listener.
+void close_accepted(HandleState& hs) noexcept {
+  if (!hs.multishot_accepts) return;
+  hs.arrivals.for_each([](Arrival& a) {
+    if (a.result >= 0) ::close(a.result);
+  });
+}
+}  // namespace
+
 UringBackend::UringBackend(const BackendContext& context, std::unique_ptr<OwnedRing> ring,
                            std::unique_ptr<ProvidedBufferRing> buffers, int wake_fd,
                            const UringTuning& tuning) noexcept
@@ -35,24 +45,19 @@ UringBackend::UringBackend(const BackendContext& context, std::unique_ptr<OwnedR
 UringBackend::~UringBackend() {
   // Requests still in the kernel (sockets the owner never closed, the wake read) must not write into buffers
   // after they are unmapped: cancel them all synchronously first.
-  if (!owned_ring_->disabled && requests_.in_use() > 0) {
+  if (!owned_ring_->disabled) {  // (the table does not count multishots: always)
     io_uring_sync_cancel_reg reg{};
     reg.fd = -1;
     reg.flags = IORING_ASYNC_CANCEL_ANY;
     reg.timeout.tv_sec = 1;
     io_uring_register_sync_cancel(&ring_, &reg);
   }
-  while (!handles_.empty()) {
-    HandleState& hs = handles_.front();
-    if (hs.multishot_kind == RequestKind::accept_multishot)
-      hs.arrivals.for_each([](Arrival& a) {
-        if (a.result >= 0) ::close(a.result);
-      });
+  handles_.for_each_live([](HandleState& hs) {
+    close_accepted(hs);
     hs.arrivals.clear();
     if (hs.handle) hs.handle->backend_data = nullptr;
-    IntrusiveList<HandleState>::unlink(hs);
-    delete &hs;
-  }
+  });
+  // The HandleTable frees the states with its chunks.
   starved_.clear();
   kicks_.clear();
   owned_ring_.reset();  // io_uring_queue_exit
@@ -121,42 +126,43 @@ std::size_t UringBackend::wait(std::chrono::nanoseconds timeout) noexcept {
 }
 
 void UringBackend::close(IoHandle& h) noexcept {
-  for (Direction d : {Direction::read, Direction::write, Direction::urgent}) {
-    IntrusiveList<IoOp>& queue = h.queue(d);
-    while (!queue.empty()) push_cancelled(queue.pop_front());
-  }
+  while (!h.queued.empty()) push_cancelled(h.queued.pop_front());
   if (auto* hs = static_cast<HandleState*>(h.backend_data)) {
     bool submit = false;
     // Whether the kernel holds the socket's file (a request in flight, the registered-file slot).
-    bool kernel_holds_file = hs->multishot_request != kNoSlot || hs->file_slot >= 0;
+    bool kernel_holds_file = hs->multishot_in_kernel() || hs->file_slot >= 0;
     for (Direction d : {Direction::read, Direction::write, Direction::urgent}) {
-      Lane& lane = hs->lane(d);
+      Lane lane = hs->lane(d);
       if (lane.head) push_cancelled(*std::exchange(lane.head, nullptr));
       if (lane.request != kNoSlot) {
         submit |= withdraw(lane.request);
         kernel_holds_file = true;
       }
     }
-    if (hs->multishot_request != kNoSlot) withdraw(hs->multishot_request);
-    if (hs->multishot_kind == RequestKind::accept_multishot)
-      hs->arrivals.for_each([](Arrival& a) {
-        if (a.result >= 0) ::close(a.result);
-      });
+    cancel_multishot(*hs);
+    close_accepted(*hs);
     hs->arrivals.clear();
     release_file_slot(*hs);
     hs->handle = nullptr;
     h.backend_data = nullptr;
-    // The cancelled ops complete later in this turn, and then their buffers may be reused: the kernel must
-    // have dropped the requests by then.
-    if (submit) submit_now();
+    // The kernel gets the cancels before the descriptor closes:
+    //  * the cancelled ops complete later in this turn, and then their buffers may be reused: the kernel must
+    //    have dropped the requests by then;
+    //  * a multishot armed in this turn (its SQE not submitted yet, the cancel right behind it) must reach the
+    //    kernel while its descriptor still names this socket;
+    //  * a close takes effect now, not at the next wait(): until the kernel has run the cancels and the slot's
+    //    release, a request or the file table keeps the socket open and the peer sees no end of stream. With
+    //    DEFER_TASKRUN a cancelled request completes only inside an io_uring_enter for events (flush()); its
+    //    CQE waits for the next turn. Our ::close below then drops the last reference.
+    // One syscall, only for a handle the kernel held.
+    if (kernel_holds_file) {
+      flush();
+    } else if (submit) {
+      submit_now();
+    }
     unref(*hs);
     ::close(h.fd);
     h.fd = -1;
-    // A close takes effect now, not at the next wait(): until the kernel has run the cancels and the slot's
-    // release, a request or the file table keeps the socket open and the peer sees no end of stream. With
-    // DEFER_TASKRUN a cancelled request completes only inside an io_uring_enter for events (as in flush());
-    // its CQE waits for the next turn. One syscall, only for a handle the kernel held.
-    if (kernel_holds_file) flush();
     return;
   }
   ::close(h.fd);
@@ -171,7 +177,7 @@ void UringBackend::cancel(IoOp& op) noexcept {
   } else if (op.backend_state == kLaneHead) {
     auto& hs = *static_cast<HandleState*>(op.handle->backend_data);
     const Direction d = direction_of(op.kind);
-    Lane& lane = hs.lane(d);
+    Lane lane = hs.lane(d);
     lane.head = nullptr;
     if (lane.request != kNoSlot && requests_[lane.request].op == &op && withdraw(lane.request)) submit_now();
     push_cancelled(op);
@@ -184,7 +190,7 @@ void UringBackend::abandon(IoOp& op) noexcept {
   if (op.backend_state == kLaneHead) {
     auto& hs = *static_cast<HandleState*>(op.handle->backend_data);
     const Direction d = direction_of(op.kind);
-    Lane& lane = hs.lane(d);
+    Lane lane = hs.lane(d);
     lane.head = nullptr;
     // The op's memory is about to go: a receive into it must be cancelled in the kernel before that.
     if (lane.request != kNoSlot && requests_[lane.request].op == &op && withdraw(lane.request)) submit_now();

@@ -16,7 +16,6 @@
 #include <memory>
 #include <vector>
 
-#include "lib/intrusive_list.hpp"
 #include "reactor/backend/detail/backend.hpp"
 #include "reactor/backend/uring/buffer_ring.hpp"
 #include "reactor/backend/uring/request_table.hpp"
@@ -32,9 +31,11 @@ enum OpPlace : std::uint8_t {
   kCompleting = 3, // in the completion queue with its result (cancelled, or the handle closed)
 };
 
+// One lane of a handle, as references into its HandleState (which keeps the heads and the requests in two
+// arrays, so that no field pads).
 struct Lane {
-  IoOp* head = nullptr;               // the op being served
-  std::uint32_t request = kNoSlot;    // the kernel request occupying the lane (its op may be detached)
+  IoOp*& head;              // the op being served
+  std::uint32_t& request;   // the kernel request occupying the lane (its op may be detached), or kNoSlot
   bool idle() const noexcept { return head == nullptr && request == kNoSlot; }
 };
 
@@ -73,36 +74,97 @@ class ArrivalQueue {
 // The bytes a send or send_stream op asks to send (a stream socket that took fewer is full).
 inline std::size_t send_length(IoOp& op) noexcept {
   if (op.kind == OpKind::send_stream) return as_stream_send(op).size;
+  if (op.kind == OpKind::send_pooled) return as_pooled(op).leased.size();
   const msghdr& msg = as_msg(op).msg;
   std::size_t n = 0;
   for (std::size_t i = 0; i < msg.msg_iovlen; ++i) n += msg.msg_iov[i].iov_len;
   return n;
 }
 
-inline constexpr int kNoTerminal = 1;  // HandleState::terminal: no end of stream or error yet
+inline constexpr std::int16_t kNoTerminal = 1;  // HandleState::terminal: no end of stream or error yet
 
 // Backend-owned state of one IoHandle. It outlives the handle: close() detaches it, and it is freed when the
-// last request that refers to it has completed. CQEs reach the handle only through here.
-// Its fields are ordered so that none pads: every idle io_uring connection holds one, and 104 bytes take a
-// 112-byte malloc chunk where the 112 bytes of the same fields in a looser order took 128.
-struct HandleState : ListHook {
-  IoHandle* handle = nullptr;  // null once closed: the IoHandle may already be freed
-  int fd = -1;
-  std::int32_t file_slot = -1;  // registered-file slot, or -1
-  int refs = 1;                 // the open handle + each request + each pending kick
-  std::uint32_t multishot_request = kNoSlot;
-  Lane lanes[3];
-
-  MultishotState multishot = MultishotState::none;
-  RequestKind multishot_kind = RequestKind::recv_multishot;
-  bool send_would_block = false;  // the last send was short or EAGAIN: queue the next one with POLL_FIRST
-  bool starved_listed = false;    // in the backend's starved list (multishot ended with -ENOBUFS)
-  int terminal = kNoTerminal;  // after the arrivals: 0 end of stream (sticky), < 0 an error (reported once)
+// last request that refers to it has completed. CQEs reach the handle only through here. Every idle io_uring
+// connection holds one, so it is small (64 bytes) and lives in the backend's HandleTable (chunks: no malloc
+// header or size-class rounding per handle). The armed multishot receive names it directly (its user_data is
+// this state's address, tagged): an idle connection pins no request-table slot.
+struct HandleState {
+  union {
+    IoHandle* handle = nullptr;  // null once closed: the IoHandle may already be freed
+    HandleState* next_free;      // while free (refs == 0): the HandleTable's free list
+  };
   ArrivalQueue arrivals;
+  IoOp* heads[3] = {};                                  // each lane's head (Lane)
+  std::uint32_t requests[3] = {kNoSlot, kNoSlot, kNoSlot};  // each lane's request (Lane)
+  std::int32_t file_slot = -1;  // registered-file slot, or -1
+  int refs = 1;                 // the open handle + each request (the multishot too) + each pending kick
+  std::int16_t terminal = kNoTerminal;  // after the arrivals: 0 end of stream (sticky), < 0 an error (once)
+  MultishotState multishot = MultishotState::none;
+  bool multishot_accepts : 1 = false;   // the multishot is an accept (a listener's), not a receive
+  bool multishot_cancel_sent : 1 = false;  // an ASYNC_CANCEL for the armed multishot was queued
+  bool send_would_block : 1 = false;  // the last send was short or EAGAIN: queue the next one with POLL_FIRST
+  bool starved_listed : 1 = false;    // in the backend's starved list (multishot ended with -ENOBUFS)
 
-  Lane& lane(Direction d) noexcept { return lanes[static_cast<int>(d)]; }
+  Lane lane(Direction d) noexcept {
+    const auto i = static_cast<int>(d);
+    return {heads[i], requests[i]};
+  }
+  // Whether the multishot request is in the kernel (armed, or cancelled and not yet ended).
+  bool multishot_in_kernel() const noexcept {
+    return multishot == MultishotState::armed || multishot == MultishotState::stopping;
+  }
+  int fd() const noexcept { return handle->fd; }
 };
-static_assert(sizeof(HandleState) <= 104, "HandleState outgrew its 112-byte malloc chunk");
+static_assert(sizeof(HandleState) <= 64, "HandleState grew: every idle io_uring connection holds one");
+
+// user_data of a handle's multishot request: the HandleState's address with the top bit set. Request-table
+// user_data never has it (generations are 31 bits, request_table.hpp); user-space addresses never do.
+inline constexpr std::uint64_t kHandleTag = std::uint64_t{1} << 63;
+inline std::uint64_t multishot_data(HandleState& hs) noexcept { return reinterpret_cast<std::uintptr_t>(&hs) | kHandleTag; }
+
+// The backend's HandleStates, in chunks that stay put (a multishot's user_data is an address). Free states
+// are chained through next_free; the destructor finds the live ones (refs > 0) by walking the chunks.
+class HandleTable {
+ public:
+  HandleState* acquire() noexcept {
+    if (free_) {
+      HandleState* hs = free_;
+      free_ = hs->next_free;
+      hs->handle = nullptr;  // release() left the rest as a fresh state
+      hs->refs = 1;
+      return hs;
+    }
+    if (used_ % kChunk == 0) {
+      try {
+        chunks_.push_back(std::make_unique<HandleState[]>(kChunk));
+      } catch (...) {
+        return nullptr;
+      }
+    }
+    ++used_;
+    return &chunks_.back()[(used_ - 1) % kChunk];
+  }
+  void release(HandleState& hs) noexcept {
+    std::destroy_at(&hs);
+    std::construct_at(&hs);
+    hs.refs = 0;
+    hs.next_free = free_;
+    free_ = &hs;
+  }
+  template <class F>
+  void for_each_live(F f) {
+    for (std::size_t i = 0; i < used_; ++i) {
+      HandleState& hs = chunks_[i / kChunk][i % kChunk];
+      if (hs.refs > 0) f(hs);
+    }
+  }
+
+ private:
+  static constexpr std::size_t kChunk = 128;  // 8 KiB
+  std::vector<std::unique_ptr<HandleState[]>> chunks_;
+  std::size_t used_ = 0;  // states handed out of the chunks so far
+  HandleState* free_ = nullptr;
+};
 
 // Hidden: private to the library, so calls between its parts bind directly instead of through the PLT.
 class [[gnu::visibility("hidden")]] UringBackend final : public Backend {
@@ -159,8 +221,9 @@ class [[gnu::visibility("hidden")]] UringBackend final : public Backend {
   std::uint32_t new_request(RequestKind kind, HandleState* hs) noexcept;
   io_uring_sqe* prepare(std::uint32_t slot) noexcept;
   int issue(HandleState& hs, IoOp& op, bool allow_ring_buffer = true) noexcept;
-  bool arm_multishot(HandleState& hs, RequestKind kind) noexcept;
+  bool arm_multishot(HandleState& hs, bool accepts) noexcept;
   void stop_multishot(HandleState& hs) noexcept;
+  void cancel_multishot(HandleState& hs) noexcept;
   bool withdraw(std::uint32_t slot) noexcept;
   void release_file_slot(HandleState& hs) noexcept;
   bool arm_watch(Watcher& w) noexcept;
@@ -172,7 +235,7 @@ class [[gnu::visibility("hidden")]] UringBackend final : public Backend {
   std::size_t drain_completions() noexcept;
   void on_completion(std::uint64_t user_data, int res, std::uint32_t flags) noexcept;
   void on_lane_completion(std::uint32_t slot, int res, std::uint32_t flags) noexcept;
-  void on_multishot_completion(std::uint32_t slot, int res, std::uint32_t flags) noexcept;
+  void on_multishot_completion(HandleState& hs, int res, std::uint32_t flags) noexcept;
   void on_watch_completion(std::uint32_t slot, int res) noexcept;
   void on_wake_completion(int res) noexcept;
   void release_request(std::uint32_t slot) noexcept;
@@ -193,7 +256,7 @@ class [[gnu::visibility("hidden")]] UringBackend final : public Backend {
   std::uint64_t epoch_ = 1;           // bumped by every submit: a request of the current epoch is unsubmitted
   std::uint64_t wake_value_ = 0;      // the eventfd read's buffer
   IoOp* restarting_ = nullptr;        // the op whose completion is running: restarting keeps its lane place
-  IntrusiveList<HandleState> handles_;  // every live HandleState, for the destructor
+  HandleTable handles_;               // every HandleState, for the destructor
   struct Kick {
     HandleState* hs;
     Direction direction;

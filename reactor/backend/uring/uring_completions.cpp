@@ -1,4 +1,5 @@
-// Routing CQEs. Every CQE names a request slot; the request says who (if anyone) still waits for it. A
+// Routing CQEs. Every CQE names a request slot, whose request says who (if anyone) still waits for it, or a
+// handle's state (its multishot: kHandleTag). A
 // completion may close handles, abandon ops and start new ones: nothing here holds a reference into the
 // request table or an IoHandle across a callback.
 #include <poll.h>
@@ -34,7 +35,7 @@ void copy_into(const msghdr& msg, ConstBytes from) noexcept {
 // The receive a readiness completion was waiting for, done now without blocking; the kernel-style result.
 int receive_now(const HandleState& hs, MsgOp& op) noexcept {
   ssize_t n;
-  do n = ::recvmsg(hs.fd, &op.msg, op.msg_flags | MSG_DONTWAIT);
+  do n = ::recvmsg(hs.fd(), &op.msg, op.msg_flags | MSG_DONTWAIT);
   while (n < 0 && errno == EINTR);
   return n < 0 ? -errno : static_cast<int>(n);
 }
@@ -64,6 +65,10 @@ std::size_t UringBackend::drain_completions() noexcept {
 }
 
 void UringBackend::on_completion(std::uint64_t user_data, int res, std::uint32_t flags) noexcept {
+  if (user_data & kHandleTag) {  // first: a multishot's data is the most common CQE
+    on_multishot_completion(*reinterpret_cast<HandleState*>(user_data & ~kHandleTag), res, flags);
+    return;
+  }
   if (user_data == kIgnoredData) return;
   if (user_data == kWakeData) {
     on_wake_completion(res);
@@ -74,8 +79,6 @@ void UringBackend::on_completion(std::uint64_t user_data, int res, std::uint32_t
   if (slot == kNoSlot) return;  // cannot happen while slots live until their last CQE; kept as a guard
   switch (requests_[slot].kind) {
     case RequestKind::lane_op: on_lane_completion(slot, res, flags); return;
-    case RequestKind::recv_multishot:
-    case RequestKind::accept_multishot: on_multishot_completion(slot, res, flags); return;
     case RequestKind::watch: on_watch_completion(slot, res); return;
     case RequestKind::peer_wake: {
       UringBackend* peer = requests_[slot].peer;
@@ -116,7 +119,7 @@ void UringBackend::on_lane_completion(std::uint32_t slot, int res, std::uint32_t
   PooledBuffer data;  // a ring buffer's bytes (recycled into the ring if nobody keeps them)
   if (flags & IORING_CQE_F_BUFFER)
     data = buffers_->take(static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT), res > 0 ? res : 0);
-  Lane& lane = hs.lane(d);
+  Lane lane = hs.lane(d);
   if (lane.request == slot) lane.request = kNoSlot;
   release_request(slot);
   if (!hs.handle) return;  // closed: its ops were completed with -ECANCELED already
@@ -152,6 +155,7 @@ void UringBackend::on_lane_completion(std::uint32_t slot, int res, std::uint32_t
         break;
       case OpKind::send:
       case OpKind::send_stream:
+      case OpKind::send_pooled:
         if (res >= 0) hs.send_would_block = hs.handle->stream && static_cast<std::size_t>(res) < send_length(*op);
         break;
       case OpKind::recv:
@@ -166,39 +170,29 @@ void UringBackend::on_lane_completion(std::uint32_t slot, int res, std::uint32_t
   advance_lane(hs, d);
 }
 
-void UringBackend::on_multishot_completion(std::uint32_t slot, int res, std::uint32_t flags) noexcept {
-  Request& r = requests_[slot];
-  HandleState& hs = *r.handle;
+void UringBackend::on_multishot_completion(HandleState& hs, int res, std::uint32_t flags) noexcept {
   HandleRef keep(*this, hs);
-  const RequestKind kind = r.kind;
-  const bool neutralized = r.neutralized;
-  const bool more = (flags & IORING_CQE_F_MORE) != 0;
+  const bool accepts = hs.multishot_accepts;
   PooledBuffer data;  // recycled into the ring if nobody keeps it
   if (flags & IORING_CQE_F_BUFFER)
     data = buffers_->take(static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT), res > 0 ? res : 0);
-  if (!more) {
-    if (hs.multishot_request == slot) {
-      hs.multishot_request = kNoSlot;
-      hs.multishot = MultishotState::none;
-    }
-    release_request(slot);
-  }
-  if (neutralized) {  // a NOP standing in for a multishot the kernel never saw
-    serve_head(hs, Direction::read);
-    return;
+  if ((flags & IORING_CQE_F_MORE) == 0) {  // the multishot's last CQE: it lets go of hs
+    hs.multishot = MultishotState::none;
+    hs.multishot_cancel_sent = false;
+    unref(hs);
   }
   if (!hs.handle) {
-    if (kind == RequestKind::accept_multishot && res >= 0) ::close(res);  // accepted after the listener closed
+    if (accepts && res >= 0) ::close(res);  // accepted after the listener closed
     return;
   }
-  if (kind == RequestKind::accept_multishot) {
+  if (accepts) {
     if (res >= 0) {
       hs.arrivals.push_back({res, PooledBuffer{}});
     } else if (res != -ECANCELED) {
-      hs.terminal = res;  // EMFILE / ENFILE end the multishot; the next accept re-arms it
+      hs.terminal = static_cast<std::int16_t>(res);  // EMFILE / ENFILE end the multishot; the next accept re-arms it
     }
   } else if (res > 0) {
-    Lane& lane = hs.lane(Direction::read);
+    Lane lane = hs.lane(Direction::read);
     if (hs.arrivals.empty() && lane.head && lane.head->kind == OpKind::recv_pooled && lane.request == kNoSlot) {
       // The common case: a receive is waiting and nothing is queued before this data. Hand it over directly.
       IoOp& op = *std::exchange(lane.head, nullptr);
@@ -214,7 +208,7 @@ void UringBackend::on_multishot_completion(std::uint32_t slot, int res, std::uin
     // The ring ran dry; the data waits in the socket. Re-armed when buffers come back (rearm_starved), at
     // once if the ring could grow.
     buffers_->grow();
-    if (!more && hs.multishot == MultishotState::none) {
+    if ((flags & IORING_CQE_F_MORE) == 0 && hs.multishot == MultishotState::none) {
       hs.multishot = MultishotState::starved;
       if (!hs.starved_listed) {
         hs.starved_listed = true;
@@ -223,9 +217,9 @@ void UringBackend::on_multishot_completion(std::uint32_t slot, int res, std::uin
       }
     }
   } else if (res != -ECANCELED) {
-    hs.terminal = res;
+    hs.terminal = static_cast<std::int16_t>(res);
   }
-  const std::size_t bound = kind == RequestKind::accept_multishot ? kMaxBufferedAccepts : kMaxBufferedReceives;
+  const std::size_t bound = accepts ? kMaxBufferedAccepts : kMaxBufferedReceives;
   if (hs.arrivals.size() >= bound) stop_multishot(hs);
   serve_head(hs, Direction::read);
 }

@@ -17,6 +17,10 @@ long send_without_waiting(int fd, IoOp& op) noexcept {
     StreamSendOp& s = as_stream_send(op);
     return ::send(fd, s.data, s.size, s.flags | MSG_NOSIGNAL | MSG_DONTWAIT);
   }
+  if (op.kind == OpKind::send_pooled) {
+    const PooledBuffer& b = as_pooled(op).leased;
+    return ::send(fd, b.data(), b.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  }
   MsgOp& m = as_msg(op);
   return ::sendmsg(fd, &m.msg, m.msg_flags | MSG_NOSIGNAL | MSG_DONTWAIT);
 }
@@ -31,16 +35,15 @@ bool UringBackend::start(IoOp& op) noexcept {
     return true;
   }
   const Direction d = direction_of(op.kind);
-  Lane& lane = hs->lane(d);
-  IntrusiveList<IoOp>& queue = h.queue(d);
+  Lane lane = hs->lane(d);
   // An op restarted from its own completion (SendAll's next chunk) keeps the head of its lane: the ops queued
   // behind it must not overtake the rest of its bytes.
   const bool keeps_place = &op == restarting_;
   op.backend = this;
-  if (!lane.idle() || (!queue.empty() && !keeps_place)) {
+  if (!lane.idle() || (!keeps_place && h.has_queued(d))) {
     op.pending = true;
     op.backend_state = kQueued;
-    queue.push_back(op);
+    h.queued.push_back(op);
     return false;
   }
   if (try_now(*hs, op)) {
@@ -59,11 +62,9 @@ bool UringBackend::start(IoOp& op) noexcept {
 
 HandleState* UringBackend::state_of(IoHandle& h) noexcept {
   if (h.backend_data) return static_cast<HandleState*>(h.backend_data);
-  auto* hs = new (std::nothrow) HandleState;
+  HandleState* hs = handles_.acquire();
   if (!hs) return nullptr;
   hs->handle = &h;
-  hs->fd = h.fd;
-  handles_.push_back(*hs);
   h.backend_data = hs;
   if (owned_ring_->fixed_files > 0) {
     std::int32_t slot = -1;
@@ -85,10 +86,7 @@ HandleState* UringBackend::state_of(IoHandle& h) noexcept {
   return hs;
 }
 
-void UringBackend::free_state(HandleState& hs) noexcept {
-  IntrusiveList<HandleState>::unlink(hs);
-  delete &hs;
-}
+void UringBackend::free_state(HandleState& hs) noexcept { handles_.release(hs); }
 
 // The result of op if it is known without the kernel; true with op.result set.
 bool UringBackend::try_now(HandleState& hs, IoOp& op) noexcept {
@@ -123,7 +121,8 @@ bool UringBackend::try_now(HandleState& hs, IoOp& op) noexcept {
       op.result = 0;
       return true;
     case OpKind::send:
-    case OpKind::send_stream: {
+    case OpKind::send_stream:
+    case OpKind::send_pooled: {
       if (!tuning_.direct_send || hs.send_would_block) return false;
       int r = send_now(hs, op);
       if (r == -EAGAIN) return false;
@@ -187,7 +186,7 @@ int UringBackend::copy_out(HandleState& hs, MsgOp& op) noexcept {
 
 int UringBackend::send_now(HandleState& hs, IoOp& op) noexcept {
   long r;
-  do r = send_without_waiting(hs.fd, op);
+  do r = send_without_waiting(hs.fd(), op);
   while (r < 0 && errno == EINTR);
   if (r < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) hs.send_would_block = true;
@@ -201,12 +200,12 @@ int UringBackend::send_now(HandleState& hs, IoOp& op) noexcept {
 // Makes the lane head wait for its result: arms the handle's multishot or issues its own request. False
 // (with op.result set) when that failed at once.
 bool UringBackend::engage(HandleState& hs, IoOp& op) noexcept {
-  RequestKind multishot_kind;
+  bool accepts;
   if (op.kind == OpKind::recv_pooled) {
-    multishot_kind = RequestKind::recv_multishot;
+    accepts = false;
   } else if (op.kind == OpKind::accept && tuning_.multishot_accept && as_msg(op).msg.msg_name == nullptr) {
     // A multishot accept cannot report each peer's address into the op: only address-less accepts use it.
-    multishot_kind = RequestKind::accept_multishot;
+    accepts = true;
   } else {
     // Data must not go to two places: a plain recv waits until the multishot has stopped (what it received
     // meanwhile lands in arrivals and is copied out first, in order).
@@ -220,7 +219,7 @@ bool UringBackend::engage(HandleState& hs, IoOp& op) noexcept {
     }
     return true;
   }
-  if (hs.multishot == MultishotState::none && !arm_multishot(hs, multishot_kind)) {
+  if (hs.multishot == MultishotState::none && !arm_multishot(hs, accepts)) {
     op.result = -ENOMEM;
     return false;
   }
@@ -229,7 +228,7 @@ bool UringBackend::engage(HandleState& hs, IoOp& op) noexcept {
 
 // Re-evaluates a lane head that waits for the multishot (new arrivals, the multishot stopped or re-armable).
 void UringBackend::serve_head(HandleState& hs, Direction d) noexcept {
-  Lane& lane = hs.lane(d);
+  Lane lane = hs.lane(d);
   if (!lane.head || lane.request != kNoSlot || !hs.handle) return;
   IoOp& op = *lane.head;
   if (try_now(hs, op) || !engage(hs, op)) {
@@ -243,11 +242,12 @@ void UringBackend::serve_head(HandleState& hs, Direction d) noexcept {
 // first that needs the kernel becomes the head.
 void UringBackend::advance_lane(HandleState& hs, Direction d) noexcept {
   HandleRef keep(*this, hs);
-  Lane& lane = hs.lane(d);
+  Lane lane = hs.lane(d);
   while (hs.handle && lane.idle()) {
-    IntrusiveList<IoOp>& queue = hs.handle->queue(d);
-    if (queue.empty()) return;
-    IoOp& op = queue.pop_front();
+    IoOp* next = hs.handle->first_queued(d);
+    if (!next) return;
+    IoOp& op = *next;
+    IntrusiveList<IoOp>::unlink(op);
     if (!try_now(hs, op)) {
       lane.head = &op;
       op.backend_state = kLaneHead;

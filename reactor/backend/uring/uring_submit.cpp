@@ -123,7 +123,7 @@ int UringBackend::issue(HandleState& hs, IoOp& op, bool allow_ring_buffer) noexc
         // bytes arrive loses nothing and writes nothing the caller took back (on_lane_completion keeps them
         // for the next receive; README.md, "Receives into caller memory", issue 15).
         const std::size_t want = std::min<std::size_t>(total_length(m), buffers_->buffer_size());
-        io_uring_prep_recv(sqe, hs.fd, nullptr, want, mop.msg_flags);
+        io_uring_prep_recv(sqe, hs.fd(), nullptr, want, mop.msg_flags);
         sqe->flags |= IOSQE_BUFFER_SELECT;
         sqe->buf_group = buffers_->group();
         r.ring_buffer = true;
@@ -133,21 +133,21 @@ int UringBackend::issue(HandleState& hs, IoOp& op, bool allow_ring_buffer) noexc
         // Any other receive (descriptors or credentials, a sender's address, a record, or a stream receive while
         // the ring is dry) waits for the socket to be readable and receives at the completion, as epoll does:
         // the kernel never holds the caller's msghdr, so a receive given up takes nothing off the socket.
-        io_uring_prep_poll_add(sqe, hs.fd, POLLIN);
+        io_uring_prep_poll_add(sqe, hs.fd(), POLLIN);
         r.readiness = true;
         break;
       }
       if (op.kind == OpKind::recv) {
         if (plain) {
-          io_uring_prep_recv(sqe, hs.fd, base, length, mop.msg_flags);
+          io_uring_prep_recv(sqe, hs.fd(), base, length, mop.msg_flags);
         } else {
-          io_uring_prep_recvmsg(sqe, hs.fd, &m, static_cast<unsigned>(mop.msg_flags));
+          io_uring_prep_recvmsg(sqe, hs.fd(), &m, static_cast<unsigned>(mop.msg_flags));
         }
       } else {
         if (plain) {
-          io_uring_prep_send(sqe, hs.fd, base, length, mop.msg_flags | MSG_NOSIGNAL);
+          io_uring_prep_send(sqe, hs.fd(), base, length, mop.msg_flags | MSG_NOSIGNAL);
         } else {
-          io_uring_prep_sendmsg(sqe, hs.fd, &m, static_cast<unsigned>(mop.msg_flags | MSG_NOSIGNAL));
+          io_uring_prep_sendmsg(sqe, hs.fd(), &m, static_cast<unsigned>(mop.msg_flags | MSG_NOSIGNAL));
         }
         // The socket was full a moment ago: wait for room before trying, instead of failing a try first.
         if (hs.send_would_block) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
@@ -157,14 +157,21 @@ int UringBackend::issue(HandleState& hs, IoOp& op, bool allow_ring_buffer) noexc
     }
     case OpKind::send_stream: {
       StreamSendOp& s = as_stream_send(op);
-      io_uring_prep_send(sqe, hs.fd, s.data, s.size, s.flags | MSG_NOSIGNAL);
+      io_uring_prep_send(sqe, hs.fd(), s.data, s.size, s.flags | MSG_NOSIGNAL);
+      if (hs.send_would_block) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;  // as for send, above
+      r.user_memory = true;
+      break;
+    }
+    case OpKind::send_pooled: {
+      const PooledBuffer& b = as_pooled(op).leased;
+      io_uring_prep_send(sqe, hs.fd(), b.data(), b.size(), MSG_NOSIGNAL);
       if (hs.send_would_block) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;  // as for send, above
       r.user_memory = true;
       break;
     }
     case OpKind::accept: {
       msghdr& m = as_msg(op).msg;
-      io_uring_prep_accept(sqe, hs.fd, static_cast<sockaddr*>(m.msg_name), m.msg_name ? &m.msg_namelen : nullptr,
+      io_uring_prep_accept(sqe, hs.fd(), static_cast<sockaddr*>(m.msg_name), m.msg_name ? &m.msg_namelen : nullptr,
                            kAcceptFlags);
       r.user_memory = m.msg_name != nullptr;
       break;
@@ -172,16 +179,16 @@ int UringBackend::issue(HandleState& hs, IoOp& op, bool allow_ring_buffer) noexc
     case OpKind::connect: {
       msghdr& m = as_msg(op).msg;
       // The kernel copies the address when it takes the SQE; until then it is caller memory.
-      io_uring_prep_connect(sqe, hs.fd, static_cast<const sockaddr*>(m.msg_name), m.msg_namelen);
+      io_uring_prep_connect(sqe, hs.fd(), static_cast<const sockaddr*>(m.msg_name), m.msg_namelen);
       r.user_memory = true;
       break;
     }
-    case OpKind::wait_readable: io_uring_prep_poll_add(sqe, hs.fd, POLLIN); break;
-    case OpKind::wait_writable: io_uring_prep_poll_add(sqe, hs.fd, POLLOUT); break;
+    case OpKind::wait_readable: io_uring_prep_poll_add(sqe, hs.fd(), POLLIN); break;
+    case OpKind::wait_writable: io_uring_prep_poll_add(sqe, hs.fd(), POLLOUT); break;
     case OpKind::wait_urgent:
       // TCP's urgent-data wake-up carries no POLLPRI in its key (Linux 6.18), and io_uring drops a wake-up whose
       // key misses the asked events: ask POLLRDBAND too (the re-poll then reports POLLPRI).
-      io_uring_prep_poll_add(sqe, hs.fd, POLLPRI | POLLRDBAND);
+      io_uring_prep_poll_add(sqe, hs.fd(), POLLPRI | POLLRDBAND);
       break;
     case OpKind::recv_pooled:  // served by the multishot, never issued on its own
       io_uring_prep_nop(sqe);
@@ -196,44 +203,42 @@ int UringBackend::issue(HandleState& hs, IoOp& op, bool allow_ring_buffer) noexc
   return 0;
 }
 
-bool UringBackend::arm_multishot(HandleState& hs, RequestKind kind) noexcept {
-  std::uint32_t slot = new_request(kind, &hs);
-  if (slot == kNoSlot) return false;
-  io_uring_sqe* sqe = prepare(slot);
+// The multishot holds a reference on hs and names it directly (multishot_data): no request-table slot. A handle
+// has at most one in the kernel: it is armed again only once the last CQE of the previous one came.
+bool UringBackend::arm_multishot(HandleState& hs, bool accepts) noexcept {
+  io_uring_sqe* sqe = next_sqe();
   if (!sqe) return false;
-  if (kind == RequestKind::accept_multishot) {
-    io_uring_prep_multishot_accept(sqe, hs.fd, nullptr, nullptr, kAcceptFlags);
+  if (accepts) {
+    io_uring_prep_multishot_accept(sqe, hs.fd(), nullptr, nullptr, kAcceptFlags);
   } else {
-    io_uring_prep_recv_multishot(sqe, hs.fd, nullptr, 0, 0);
+    io_uring_prep_recv_multishot(sqe, hs.fd(), nullptr, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = buffers_->group();
   }
   use_fd(sqe, hs);
-  io_uring_sqe_set_data64(sqe, requests_.user_data(slot));
+  io_uring_sqe_set_data64(sqe, multishot_data(hs));
+  ref(hs);
   hs.multishot = MultishotState::armed;
-  hs.multishot_kind = kind;
-  hs.multishot_request = slot;
+  hs.multishot_accepts = accepts;
+  hs.multishot_cancel_sent = false;
   return true;
 }
 
 // Ends the handle's multishot; data it still delivers lands in arrivals, and its last CQE lets the lane go on.
+// Always an ASYNC_CANCEL, even for a multishot not submitted yet: the kernel takes SQEs in order, so the cancel
+// finds it (a rare case: armed and stopped within one turn).
 void UringBackend::stop_multishot(HandleState& hs) noexcept {
   if (hs.multishot != MultishotState::armed) return;
   hs.multishot = MultishotState::stopping;
-  Request& r = requests_[hs.multishot_request];
-  if (r.submit_epoch == epoch_) {
-    const std::uint64_t data = r.sqe->user_data;
-    io_uring_prep_nop(r.sqe);
-    io_uring_sqe_set_data64(r.sqe, data);
-    r.neutralized = true;
-    return;
-  }
-  if (r.cancel_sent) return;
-  const std::uint64_t data = requests_.user_data(hs.multishot_request);
+  cancel_multishot(hs);
+}
+
+void UringBackend::cancel_multishot(HandleState& hs) noexcept {
+  if (!hs.multishot_in_kernel() || hs.multishot_cancel_sent) return;
   if (io_uring_sqe* sqe = next_sqe()) {
-    io_uring_prep_cancel64(sqe, data, 0);
+    io_uring_prep_cancel64(sqe, multishot_data(hs), 0);
     io_uring_sqe_set_data64(sqe, kIgnoredData);
-    r.cancel_sent = true;
+    hs.multishot_cancel_sent = true;
   }
 }
 
