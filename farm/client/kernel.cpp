@@ -55,6 +55,9 @@ struct Engine {
   std::mutex inbox_mutex;
   std::condition_variable space;  // a producer waits here while unsent tasks are at the bound
   std::vector<TaskRecord> inbox;
+  // drain()'s batch: swapped with the inbox, so each keeps the capacity it grew to instead of regrowing (and
+  // moving every record) on each hand-off.
+  std::vector<TaskRecord> draining;
   bool drain_posted = false;
   bool closed = false;
   KernelStats last_stats;  // the last stats() snapshot, what stats() returns once closed (inbox_mutex)
@@ -130,7 +133,7 @@ struct Engine {
   // Under lock: appends records[from, from + n) and wakes the engine if the inbox was empty.
   bool append_locked(std::vector<TaskRecord>& records, std::size_t from, std::size_t n) {
     bool was_empty = inbox.empty();
-    if (was_empty && from == 0 && n == records.size()) {
+    if (was_empty && from == 0 && n == records.size() && n > inbox.capacity()) {  // a batch: take its storage
       inbox = std::move(records);
     } else {
       inbox.reserve(inbox.size() + n);
@@ -169,6 +172,29 @@ struct Engine {
     }
   }
 
+  // Under lock: appends one record and says whether the engine must be woken (the inbox was not yet posted).
+  bool append_one_locked(TaskRecord&& record) {
+    inbox.push_back(std::move(record));
+    max_unsent_seen = std::max(max_unsent_seen, unsent_locked());
+    return !std::exchange(drain_posted, true);
+  }
+
+  // Any thread: one record, as enqueue (without a vector of one to allocate per task).
+  void enqueue_one(TaskRecord&& record) {
+    bool post = false;
+    {
+      std::unique_lock lock(inbox_mutex);
+      wait_for_room(lock);
+      if (closed) {
+        lock.unlock();
+        record.finish(std::unexpected(RemoteFailure{FailureKind::cancelled, "the kernel closed", record.task}));
+        return;
+      }
+      post = append_one_locked(std::move(record));
+    }
+    if (post) reactor->post([this] { drain(); });
+  }
+
   // Any thread: queue one record if there is room; Errc::would_block (the record stays with the caller) if not.
   std::error_code try_enqueue(TaskRecord& record) {
     bool post = false;
@@ -177,9 +203,7 @@ struct Engine {
       if (closed) return make_error_code(std::errc::operation_canceled);
       if (room_locked() == 0 && std::this_thread::get_id() != engine_thread)
         return make_error_code(std::errc::resource_unavailable_try_again);
-      std::vector<TaskRecord> one;
-      one.push_back(std::move(record));
-      post = append_locked(one, 0, 1);
+      post = append_one_locked(std::move(record));
     }
     if (post) reactor->post([this] { drain(); });
     return {};
@@ -187,17 +211,17 @@ struct Engine {
 
   // Engine thread.
   void drain() {
-    std::vector<TaskRecord> batch;
     {
       std::lock_guard lock(inbox_mutex);
-      batch.swap(inbox);
+      draining.swap(inbox);
       drain_posted = false;
-      core_unsent.fetch_add(batch.size());  // in the core now; dispatch publishes the exact count
+      core_unsent.fetch_add(draining.size());  // in the core now; dispatch publishes the exact count
     }
-    for (auto& r : batch) {
+    for (auto& r : draining) {
       if (r.broadcast) core->broadcast(std::move(r));
       else core->submit(std::move(r));
     }
+    draining.clear();
   }
 
   void close() {
@@ -334,11 +358,7 @@ TaskRecord Kernel::make_record(std::string_view task, std::vector<std::uint8_t> 
   return r;
 }
 
-void Kernel::submit_one(TaskRecord record) {
-  std::vector<TaskRecord> one;
-  one.push_back(std::move(record));
-  engine_->enqueue(std::move(one));
-}
+void Kernel::submit_one(TaskRecord record) { engine_->enqueue_one(std::move(record)); }
 
 void Kernel::submit_many(std::vector<TaskRecord> records) { engine_->enqueue(std::move(records)); }
 

@@ -367,12 +367,18 @@ void Reactor::post(std::move_only_function<void()> fn) {
     std::lock_guard lock(posted_mutex_);
     posted_.push_back(std::move(fn));
   }
-  // One wake-up per batch of posts: the loop clears the flag before it takes the batch.
-  if (!wake_pending_.exchange(true, std::memory_order_acq_rel)) backend_->wake();
+  // One wake-up per batch of posts (the loop clears the flag before it takes the batch), and only for a loop that
+  // is in, or entering, a blocking wait: a running loop sees the flag before it next waits (poll_backend), so a
+  // post into a busy loop costs neither side a syscall. Sequentially consistent against poll_backend's store of
+  // blocking_ and load of wake_pending_: either this load sees the loop blocking, or the loop sees the flag.
+  if (!wake_pending_.exchange(true, std::memory_order_seq_cst) && blocking_.load(std::memory_order_seq_cst))
+    backend_->wake();
 }
 
 Duration Reactor::next_timeout(Duration max_wait) const noexcept {
-  if (!completions_.empty() || !turn_hooks_.empty() || stopping() || remote_work_ready()) return Duration(0);
+  if (!completions_.empty() || !turn_hooks_.empty() || stopping() || remote_work_ready() ||
+      wake_pending_.load(std::memory_order_relaxed))
+    return Duration(0);
   Duration timeout = max_wait;
   if (!timers_.empty()) {
     Duration until = timers_.top().deadline - Clock::now();
@@ -394,8 +400,8 @@ std::size_t Reactor::poll_backend(Duration timeout) {
         spin_window_ = spin_max_;  // spinning pays: keep the full window
         return n;
       }
-      if (remote_work_ready()) {  // another core's message: as good as an event for the window
-        spin_window_ = spin_max_;
+      if (remote_work_ready() || wake_pending_.load(std::memory_order_acquire)) {
+        spin_window_ = spin_max_;  // another core's message or a post: as good as an event for the window
         return 0;
       }
       if (!completions_.empty() || stopping()) return 0;
@@ -413,8 +419,16 @@ std::size_t Reactor::poll_backend(Duration timeout) {
   // burst, not per message); work that arrived before the announcement turns the wait into a poll.
   const bool announced = timeout.count() != 0 && remote_inbox_ != nullptr;
   if (announced && !remote_inbox_->announce_sleep()) timeout = Duration(0);
+  // Likewise post(): it wakes the loop only once blocking_ says it may be asleep; a post made before that turns
+  // the wait into a poll.
+  const bool blocking = timeout.count() != 0;
+  if (blocking) {
+    blocking_.store(true, std::memory_order_seq_cst);
+    if (wake_pending_.load(std::memory_order_seq_cst)) timeout = Duration(0);
+  }
   if (timeout.count() != 0) ++stats_.blocking_waits;
   std::size_t n = backend_->wait(timeout);
+  if (blocking) blocking_.store(false, std::memory_order_relaxed);
   if (announced) remote_inbox_->end_sleep();
   return n;
 }
@@ -426,8 +440,7 @@ bool Reactor::run_once(Duration max_wait) {
   fire_expired_timers();
   run_posted();
   if (remote_inbox_ != nullptr) remote_inbox_->run();
-  completions_.run();
-  run_turn_hooks();
+  finish_turn();
   return !stopping();
 }
 
@@ -448,12 +461,25 @@ void Reactor::run_posted() {
   running_posted_.clear();
 }
 
-void Reactor::run_turn_hooks() noexcept {
-  IntrusiveList<TurnHook> batch;
-  batch.splice_back(turn_hooks_);
-  while (!batch.empty()) {
-    TurnHook& hook = batch.pop_front();
-    hook.run(hook);
+// The turn's last phase: deferred completions and end-of-turn hooks, until neither has anything left. A hook
+// often schedules another (the farm kernel's dispatch queues frames, and the connection's SendQueue flushes them in
+// a hook of its own), and a send that finished at once reports through the completion queue: both run in this
+// turn, not on the next, so a frame never waits for an extra poll before it leaves and a finished send does not
+// make the next wait a poll. Bounded: what the last pass schedules (a hook that keeps rescheduling itself) waits
+// for the next turn, whose wait is then a poll.
+void Reactor::finish_turn() noexcept {
+  for (unsigned pass = 0; pass < kTurnEndPasses; ++pass) {
+    completions_.run();
+    if (turn_hooks_.empty()) {
+      if (completions_.empty()) return;
+      continue;
+    }
+    IntrusiveList<TurnHook> batch;
+    batch.splice_back(turn_hooks_);
+    while (!batch.empty()) {
+      TurnHook& hook = batch.pop_front();
+      hook.run(hook);
+    }
   }
 }
 

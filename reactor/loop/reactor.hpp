@@ -141,7 +141,8 @@ class ReadinessWatch : private detail::Watcher {
 };
 
 // Work to run once at the end of the current loop turn (after all completions of the turn), e.g. flushing
-// every frame queued during the turn in one send. Owned by its caller; scheduling it twice is a no-op.
+// every frame queued during the turn in one send. Owned by its caller; scheduling it twice is a no-op. A hook
+// scheduled while the hooks run (by a hook, or by a completion one caused) runs in the same turn, after them.
 struct TurnHook : ListHook {
   using RunFn = void (*)(TurnHook&) noexcept;
   explicit TurnHook(RunFn fn) noexcept : run(fn) {}
@@ -281,7 +282,10 @@ class Reactor {
   void fire_expired_timers() noexcept;
   void run_posted();
   bool remote_work_ready() const noexcept { return remote_inbox_ != nullptr && remote_inbox_->ready(); }
-  void run_turn_hooks() noexcept;
+  void finish_turn() noexcept;
+  // Passes of finish_turn: completions, then the hooks scheduled so far. Deep enough for the longest chain in
+  // the tree (a frame reader's delivery, a connection's flush, its SendQueue's send, a TLS record's flush).
+  static constexpr unsigned kTurnEndPasses = 8;
   void drop_pending_callbacks() noexcept;
   void check_no_live_handles() noexcept;
   TimerId add_owned_timer(Duration delay, Duration period, std::move_only_function<void()> fn);
@@ -313,6 +317,7 @@ class Reactor {
   std::vector<std::move_only_function<void()>> posted_;
   std::vector<std::move_only_function<void()>> running_posted_;
   std::atomic<bool> wake_pending_{false};
+  std::atomic<bool> blocking_{false};  // the loop is in, or entering, a blocking wait: post() must wake it
   std::atomic<bool> stop_requested_{false};
 
   // Present in every build so that the layout does not depend on NDEBUG; only debug builds count.

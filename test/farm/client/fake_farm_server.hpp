@@ -55,6 +55,8 @@ class FakeFarmServer {
 
   // While frozen nothing is read or answered; the connections stay open.
   void freeze(bool on) { frozen_.store(on); }
+  // While held, Submits are read and started but sleep_ms answers wait (a busy server's tasks, still running).
+  void hold_answers(bool on) { held_.store(on); }
   // Aborts every connection (the listener stays).
   void drop_connections() {
     std::promise<void> done;
@@ -182,7 +184,7 @@ class FakeFarmServer {
   void answer_later(std::weak_ptr<Connection> weak, std::uint64_t id) {
     auto c = weak.lock();
     if (!c || !c->socket.is_open()) return;
-    if (frozen_.load()) {  // a frozen process answers nothing; it catches up when thawed
+    if (frozen_.load() || held_.load()) {  // a frozen process answers nothing; it catches up when thawed
       reactor_->after(std::chrono::milliseconds(5), [this, weak, id] { answer_later(weak, id); });
       return;
     }
@@ -201,6 +203,7 @@ class FakeFarmServer {
   TaskRegistry registry_;
   std::vector<std::weak_ptr<Connection>> connections_;
   std::atomic<bool> frozen_{false};
+  std::atomic<bool> held_{false};
   std::atomic<std::uint64_t> tasks_run_{0};
   std::atomic<std::uint64_t> accepted_{0};
   std::atomic<std::uint64_t> max_batch_{0};

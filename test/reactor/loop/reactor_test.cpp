@@ -191,6 +191,57 @@ TEST_P(ReactorTest, PostFromTheLoopRunsOnALaterTurnNotInline) {
   ASSERT_TRUE(run_until([&] { return ran; }));
 }
 
+// A hook whose run counts itself and may schedule another (or itself again).
+struct CountingHook : TurnHook {
+  CountingHook(Reactor& r, TurnHook* n = nullptr) noexcept : TurnHook(&CountingHook::fire), reactor(r), next(n) {}
+  static void fire(TurnHook& hook) noexcept {
+    auto& self = static_cast<CountingHook&>(hook);
+    ++self.runs;
+    if (self.next != nullptr) self.reactor.at_end_of_turn(*self.next);
+  }
+  Reactor& reactor;
+  TurnHook* next;
+  int runs = 0;
+};
+
+// A hook scheduled by another (a dispatch that queues frames, whose SendQueue flushes in a hook of its own) runs
+// in the same turn: before, it waited for the next turn, and the frame for the poll that started it.
+TEST_P(ReactorTest, HookScheduledByAHookRunsInTheSameTurn) {
+  CountingHook third(reactor());
+  CountingHook second(reactor(), &third);
+  CountingHook first(reactor(), &second);
+  reactor().at_end_of_turn(first);
+  const std::uint64_t turns = reactor().stats().turns;
+  reactor().run_once(Duration(0));
+  EXPECT_EQ(reactor().stats().turns, turns + 1);
+  EXPECT_EQ(first.runs, 1);
+  EXPECT_EQ(second.runs, 1) << "a hook scheduled by a hook waited for another turn";
+  EXPECT_EQ(third.runs, 1);
+  // Nothing was left for a coming turn: the next wait blocks (here: until the timer) instead of polling.
+  bool fired = false;
+  reactor().after(1ms, [&] { fired = true; });
+  const std::uint64_t waits = reactor().stats().blocking_waits;
+  reactor().run_once(Duration(-1));
+  EXPECT_EQ(reactor().stats().blocking_waits, waits + 1);
+  EXPECT_EQ(first.runs + second.runs + third.runs, 3);
+}
+
+// A hook that reschedules itself every time it runs does not hold the turn forever: it runs a bounded number of
+// times per turn and again on the next.
+TEST_P(ReactorTest, AHookReschedulingItselfEndsTheTurn) {
+  CountingHook again(reactor());
+  again.next = &again;
+  reactor().at_end_of_turn(again);
+  reactor().run_once(Duration(0));
+  const int first_turn = again.runs;
+  EXPECT_GE(first_turn, 1);
+  EXPECT_LE(first_turn, 16);
+  reactor().run_once(Duration(0));
+  EXPECT_GT(again.runs, first_turn);
+  again.next = nullptr;
+  reactor().run_once(Duration(0));
+}
+
 TEST_P(ReactorTest, BlockOnReturnsTheTaskResult) {
   int value = reactor().block_on([](Reactor& r) -> Task<int> {
     co_await r.sleep(1ms);

@@ -44,6 +44,25 @@ TEST_P(SendQueueTest, FramesQueuedInOneTurnLeaveInOneSend) {
   EXPECT_EQ(out.queued_bytes(), 0u);
 }
 
+// Frames queued by an end-of-turn hook (the farm kernel's dispatch, a server connection's flush) leave in that
+// same turn: one poll per send, not two.
+TEST_P(SendQueueTest, FramesQueuedByATurnHookLeaveInThatTurn) {
+  auto pair = tcp_pair();
+  ASSERT_TRUE(pair) << pair.error().message();
+  auto& [client, server] = *pair;
+  SendQueue out(client);
+  struct Dispatch : TurnHook {
+    explicit Dispatch(SendQueue& q) noexcept : TurnHook(&Dispatch::fire), queue(q) {}
+    static void fire(TurnHook& hook) noexcept { static_cast<Dispatch&>(hook).queue.push(frame(1)); }
+    SendQueue& queue;
+  } dispatch(out);
+  reactor().at_end_of_turn(dispatch);
+  reactor().run_once(Duration(0));
+  EXPECT_EQ(out.sends_started(), 1u) << "the frame waited for another turn";
+  EXPECT_EQ(run(read_bytes(server, frame(1).size())), frame(1));
+  EXPECT_TRUE(run_until([&] { return out.idle(); }));
+}
+
 TEST_P(SendQueueTest, FramesQueuedDuringASendFollowInOrder) {
   auto pair = tcp_pair();
   ASSERT_TRUE(pair) << pair.error().message();
