@@ -397,7 +397,8 @@ TEST_P(EchoServerTest, EchoesOverAUnixPathToSocat) {
 TEST_P(EchoServerTest, EchoesOverAnAbstractUnixName) {
   require_python();
   if (IsSkipped()) return;
-  std::string name = "rfarm-echo-test-" + std::to_string(::getpid());
+  // One name per parameter: the previous parameter's server may still be exiting, holding its name.
+  std::string name = "rfarm-echo-test-" + std::to_string(::getpid()) + "-" + std::string(GetParam());
   START_OR_SKIP(endpoint, "unix:@" + name);
   EXPECT_EQ(endpoint, "unix:@" + name);
   std::string payload = pattern(50'000, 5);

@@ -38,6 +38,11 @@ Result<std::unique_ptr<ProvidedBufferRing>> ProvidedBufferRing::create(io_uring&
   self->memory_bytes_ = static_cast<std::size_t>(entries) * buffer_size;
   self->memory_ = static_cast<std::byte*>(map_anonymous(self->memory_bytes_));
   if (!self->ring_ || !self->memory_) return fail(std::make_error_code(std::errc::not_enough_memory));
+  try {
+    self->parked_.reserve(entries);  // park() runs in recycle(), which must not allocate
+  } catch (const std::bad_alloc&) {
+    return fail(std::make_error_code(std::errc::not_enough_memory));
+  }
 
   io_uring_buf_ring_init(self->ring_);
   io_uring_buf_reg reg{};
@@ -46,26 +51,65 @@ Result<std::unique_ptr<ProvidedBufferRing>> ProvidedBufferRing::create(io_uring&
   reg.bgid = group;
   if (int r = io_uring_register_buf_ring(&ring, &reg, 0); r < 0) return fail(errno_code(-r));
 
-  self->provide(std::clamp(initial, 1u, entries));
+  self->floor_ = std::clamp(initial, 1u, entries);
+  self->grow_to(self->floor_);
   return self;
 }
 
-void ProvidedBufferRing::provide(unsigned count) noexcept {
-  const int mask = io_uring_buf_ring_mask(entries_);
-  for (unsigned i = 0; i < count; ++i) {
-    const unsigned bid = provided_ + i;
-    io_uring_buf_ring_add(ring_, memory_ + static_cast<std::size_t>(bid) * buffer_size_, buffer_size_,
-                          static_cast<unsigned short>(bid), mask, static_cast<int>(i));
-  }
+void ProvidedBufferRing::add(unsigned bid, int offset) noexcept {
+  io_uring_buf_ring_add(ring_, memory_ + static_cast<std::size_t>(bid) * buffer_size_, buffer_size_,
+                        static_cast<unsigned short>(bid), io_uring_buf_ring_mask(entries_), offset);
+}
+
+void ProvidedBufferRing::advance(unsigned count) noexcept {
   io_uring_buf_ring_advance(ring_, static_cast<int>(count));
-  provided_ += count;
+  in_ring_ += count;
+}
+
+// Buffers below size go (back) into the ring: parked ones first, then ones never used. Those leased or still
+// in the ring stay where they are; a leased one below size goes back into the ring when it is recycled.
+unsigned ProvidedBufferRing::grow_to(unsigned size) noexcept {
+  unsigned added = 0;
+  for (std::size_t i = 0; i < parked_.size();) {
+    if (parked_[i] < size) {
+      add(parked_[i], static_cast<int>(added++));
+      parked_[i] = parked_.back();
+      parked_.pop_back();
+    } else {
+      ++i;
+    }
+  }
+  for (; made_ < size; ++made_) add(made_, static_cast<int>(added++));
+  advance(added);
+  active_ = size;
+  light_recycles_ = 0;
+  return added;
 }
 
 bool ProvidedBufferRing::grow() noexcept {
-  if (retired_ || provided_ == entries_ || leased_ < provided_) return false;
-  provide(std::min(provided_, entries_ - provided_));
+  if (retired_ || in_ring_ > 0 || active_ == entries_) return false;
+  if (grow_to(std::min(2 * active_, entries_)) == 0) return false;  // every buffer of the new size is leased
   returned_ = true;
   return true;
+}
+
+// "Light": at most an eighth of the ring leased. After four rounds of the ring's size in recycles, all light,
+// the ring halves (not below its initial size). The hysteresis keeps a load that swings from turn to turn from
+// parking and re-providing buffers over and over.
+void ProvidedBufferRing::maybe_shrink() noexcept {
+  if (active_ <= floor_ || leased_ > active_ / 8) {
+    light_recycles_ = 0;
+    return;
+  }
+  if (++light_recycles_ < 4 * active_) return;
+  active_ = std::max(active_ / 2, floor_);
+  light_recycles_ = 0;
+}
+
+void ProvidedBufferRing::park(std::byte* base, std::uint16_t id) noexcept {
+  // Not in the ring, not leased: nobody, the kernel included, can write it until grow_to() provides it again.
+  ::madvise(base, buffer_size_, MADV_DONTNEED);
+  parked_.push_back(id);
 }
 
 ProvidedBufferRing::~ProvidedBufferRing() {
@@ -81,6 +125,7 @@ void ProvidedBufferRing::retire(std::unique_ptr<ProvidedBufferRing> ring) noexce
 
 PooledBuffer ProvidedBufferRing::take(std::uint16_t bid, std::uint32_t length) noexcept {
   ++leased_;
+  --in_ring_;
   PooledBuffer b(this, memory_ + static_cast<std::size_t>(bid) * buffer_size_, buffer_size_, bid);
   b.commit(length);
   return b;
@@ -92,10 +137,15 @@ void ProvidedBufferRing::recycle(std::byte* base, std::uint32_t id) noexcept {
     if (leased_ == 0) delete this;
     return;
   }
+  if (id >= active_) {
+    park(base, static_cast<std::uint16_t>(id));
+    return;
+  }
   io_uring_buf_ring_add(ring_, base, buffer_size_, static_cast<unsigned short>(id),
                         io_uring_buf_ring_mask(entries_), 0);
-  io_uring_buf_ring_advance(ring_, 1);
+  advance(1);
   returned_ = true;
+  maybe_shrink();
 }
 
 }  // namespace rfarm::detail

@@ -2,11 +2,13 @@
 // arrives, so an idle connection pins no receive memory. A PooledBuffer leased from the ring is backed by ring
 // memory; destroying it puts the buffer back into the ring (io_uring_buf_ring_add + advance).
 //
-// The ring starts with a few buffers and doubles them each time it runs dry, up to its entries. The kernel
-// takes buffers in ring order and recycled ones go to the tail, so every buffer in the ring gets touched in
-// turn: a ring filled at once to 4,096 x 16 KiB put one page of each buffer (16 MiB) into the resident set
-// of a server whose 10,000 idle connections had each received one byte. Grown on demand, the ring holds what
-// the load in flight needs.
+// The ring follows the load in flight, both ways. The kernel takes buffers in ring order and recycled ones go
+// to the tail, so every buffer in the ring gets touched in turn: a ring filled at once to 4,096 x 16 KiB put
+// one page of each buffer (16 MiB) into the resident set of a server whose 10,000 idle connections had each
+// received one byte. So the ring starts with a few buffers and doubles them each time it runs dry, up to its
+// entries; and once the receives in flight have stayed far below what it holds for a few rounds of the ring,
+// it halves again: the buffers above the new size are parked as they come back (out of the ring, their pages
+// given back with MADV_DONTNEED) and re-provided first when it grows.
 #pragma once
 
 #include <liburing.h>
@@ -14,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "lib/buffer_pool.hpp"
 #include "lib/error.hpp"
@@ -23,7 +26,7 @@ namespace rfarm::detail {
 class [[gnu::visibility("hidden")]] ProvidedBufferRing final : public BufferSource {
  public:
   // entries: a power of two up to 32768 (buffer ids are 16 bits).
-  // initial: buffers provided at first (at most entries); grow() adds more.
+  // initial: buffers provided at first (at most entries), and the size the ring shrinks back to.
   static Result<std::unique_ptr<ProvidedBufferRing>> create(io_uring& ring, unsigned entries,
                                                             std::uint32_t buffer_size, std::uint16_t group,
                                                             unsigned initial);
@@ -45,23 +48,37 @@ class [[gnu::visibility("hidden")]] ProvidedBufferRing final : public BufferSour
   // True if buffers came back since the last call: multishot receives that ran dry (-ENOBUFS) re-arm then.
   bool consume_returned() noexcept { return std::exchange(returned_, false); }
 
-  // The ring ran dry (-ENOBUFS): doubles the buffers provided, up to entries(), if every buffer provided so far
-  // is leased. Many multishots report -ENOBUFS for one dry spell; the first report grows the ring, the others
-  // find buffers free and do not. New buffers count as returned ones, so starved receives re-arm.
+  // The ring ran dry (-ENOBUFS): doubles its size, up to entries(), if no buffer is left in it. Many multishots
+  // report -ENOBUFS for one dry spell; the first report grows the ring, the others find buffers in it and do
+  // not. New buffers count as returned ones, so starved receives re-arm.
   bool grow() noexcept;
-  unsigned provided() const noexcept { return provided_; }
+  // True if the kernel has a buffer to pick.
+  bool has_free() const noexcept { return in_ring_ > 0; }
 
+  // The ring's size: buffers in it or leased (parked ones not counted).
+  unsigned provided() const noexcept { return active_; }
   std::size_t leased() const noexcept { return leased_; }
   unsigned entries() const noexcept { return entries_; }
 
  private:
   ProvidedBufferRing(unsigned entries, std::uint32_t buffer_size, std::uint16_t group) noexcept
       : entries_(entries), buffer_size_(buffer_size), group_(group) {}
-  // Adds buffers provided_ .. provided_ + count - 1 to the ring.
-  void provide(unsigned count) noexcept;
+  // Hands buffer bid to the kernel (not yet visible: advance() publishes what was added).
+  void add(unsigned bid, int offset) noexcept;
+  void advance(unsigned count) noexcept;
+  // The ring's size becomes size; returns how many buffers went into the ring for it.
+  unsigned grow_to(unsigned size) noexcept;
+  // Halves the ring if the receives in flight stayed light for a few rounds of it (called on each recycle).
+  void maybe_shrink() noexcept;
+  // Out of the ring for good until the next grow(); its pages go back to the system.
+  void park(std::byte* base, std::uint16_t id) noexcept;
 
   unsigned entries_;
-  unsigned provided_ = 0;  // buffers 0 .. provided_ - 1 are in the ring or leased; the rest never used
+  unsigned made_ = 0;      // buffers 0 .. made_ - 1 have been provided at least once; the rest never used
+  unsigned active_ = 0;    // the ring's size: buffers with an id below it go back into the ring when recycled
+  unsigned floor_ = 1;     // the size it shrinks back to (create's initial)
+  unsigned in_ring_ = 0;   // buffers the kernel may pick now
+  unsigned light_recycles_ = 0;  // recycles in a row with few buffers leased (maybe_shrink)
   std::uint32_t buffer_size_;
   std::uint16_t group_;
   io_uring_buf_ring* ring_ = nullptr;  // entries_ descriptors shared with the kernel
@@ -69,6 +86,7 @@ class [[gnu::visibility("hidden")]] ProvidedBufferRing final : public BufferSour
   std::byte* memory_ = nullptr;  // entries_ * buffer_size_ bytes, buffer i at i * buffer_size_
   std::size_t memory_bytes_ = 0;
   std::size_t leased_ = 0;
+  std::vector<std::uint16_t> parked_;  // ids >= active_ that came back (made_ - active_ at most)
   bool returned_ = false;
   bool retired_ = false;  // the kernel ring is gone: recycle only counts
 };

@@ -236,8 +236,10 @@ Result<std::unique_ptr<Backend>> make_uring_backend(const BackendContext& contex
   if (!ring) return fail(ring.error());
   // The ring size must be a power of two and buffer ids are 16 bits.
   const unsigned buffer_entries = std::bit_floor(std::clamp(context.uring_buffer_ring_entries, 1u, 32768u));
-  // 64 buffers to start with (1 MiB of 16-KiB buffers), doubled whenever the ring runs dry (buffer_ring.hpp).
-  constexpr unsigned kInitialBuffers = 64;
+  // 16 buffers to start with (256 KiB of 16-KiB buffers): doubled whenever the ring runs dry, halved back when
+  // the receives in flight stay few (buffer_ring.hpp). Each buffer the kernel has received into holds a resident
+  // page, so this is what an idle server keeps: 64 KiB.
+  constexpr unsigned kInitialBuffers = 16;
   auto buffers = ProvidedBufferRing::create((*ring)->ring, buffer_entries,
                                             static_cast<std::uint32_t>(context.receive_pool.buffer_size()), 0,
                                             kInitialBuffers);

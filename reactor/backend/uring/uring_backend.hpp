@@ -273,7 +273,7 @@ class [[gnu::visibility("hidden")]] UringBackend final : public Backend {
 struct UringStats {
   std::size_t requests_in_flight = 0;  // request-table slots the kernel still holds (the wake read is one)
   std::size_t buffers_leased = 0;      // ring buffers held by PooledBuffers or queued arrivals
-  std::size_t buffers_provided = 0;    // ring buffers made so far (the ring grows when it runs dry)
+  std::size_t buffers_provided = 0;    // the ring's size: it grows when it runs dry, shrinks when receives are few
 };
 [[gnu::visibility("default")]] UringStats uring_stats(Backend& backend) noexcept;
 

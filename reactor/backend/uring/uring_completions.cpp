@@ -132,7 +132,7 @@ void UringBackend::on_lane_completion(std::uint32_t slot, int res, std::uint32_t
     // The ring was dry when the bytes came (they wait in the socket). Grown if it can be; otherwise this one
     // receive goes into the caller's buffer, as before the ring was used for it.
     buffers_->grow();
-    const bool ring_has_room = buffers_->leased() < buffers_->provided();
+    const bool ring_has_room = buffers_->has_free();
     res = issue(hs, *op, ring_has_room);
     if (res == 0) return;  // still the lane head, its request in flight again
   }
@@ -141,7 +141,7 @@ void UringBackend::on_lane_completion(std::uint32_t slot, int res, std::uint32_t
     // readiness can still be stale (a peek by the caller, a spurious wake-up): then wait again.
     res = receive_now(hs, as_msg(*op));
     if (res == -EAGAIN) {
-      res = issue(hs, *op, buffers_->leased() < buffers_->provided());
+      res = issue(hs, *op, buffers_->has_free());
       if (res == 0) return;  // still the lane head, waiting again
     }
   }

@@ -174,10 +174,10 @@ TEST_F(UringBackendTest, RingRunningDryPausesReceivingUntilBuffersComeBack) {
   EXPECT_EQ(received, sent);
 }
 
-// The ring starts with 64 buffers and doubles when it runs dry: a server whose connections never have more than
+// The ring starts with 16 buffers and doubles when it runs dry: a server whose connections never have more than
 // a few receives in flight touches a few buffers' pages, not the whole ring's (bench/README.md, idle memory).
 TEST_F(UringBackendTest, BufferRingStartsSmallAndGrowsWhenReceivesHoldEveryBuffer) {
-  EXPECT_EQ(stats().buffers_provided, 64u);
+  EXPECT_EQ(stats().buffers_provided, 16u);
   constexpr int kPairs = 100;  // more receives held at once than the ring starts with
   std::vector<std::pair<StreamSocket, StreamSocket>> pairs;
   std::vector<PooledBuffer> held;
@@ -192,7 +192,53 @@ TEST_F(UringBackendTest, BufferRingStartsSmallAndGrowsWhenReceivesHoldEveryBuffe
   }
   ASSERT_TRUE(run_until([&] { return held.size() == kPairs; })) << held.size() << " of " << kPairs << " received";
   EXPECT_EQ(stats().buffers_leased, static_cast<std::size_t>(kPairs));
-  EXPECT_EQ(stats().buffers_provided, 128u) << "grown once, by doubling";
+  EXPECT_EQ(stats().buffers_provided, 128u) << "grown by doubling, 16 -> 128";
+}
+
+// ...and halves again once the receives in flight stay few for a few rounds of the ring: the buffers above the
+// new size are parked as they come back (their pages given back), so a burst long past does not keep its pages
+// in the resident set of a server that now only idles. A new burst provides them again, bytes intact.
+TEST_F(UringBackendTest, BufferRingShrinksAfterTheBurstAndGrowsAgain) {
+  constexpr std::size_t kInitial = 16;
+  constexpr std::size_t kGrown = 128;  // 100 receives held at once: 16 -> 32 -> 64 -> 128
+  constexpr int kPairs = 100;
+  std::vector<std::pair<StreamSocket, StreamSocket>> pairs;
+  for (int i = 0; i < kPairs; ++i) pairs.push_back(socket_pair());
+  // Every connection receives one byte, all held at once (a burst), or one at a time (light load).
+  auto burst = [&](char tag) {
+    std::vector<PooledBuffer> held;
+    for (int i = 0; i < kPairs; ++i) {
+      write_all(pairs[i].second.native_handle(), std::string(1, tag));
+      pairs[i].first.async_recv_pooled([&held, tag](Result<PooledBuffer> r) {
+        ASSERT_TRUE(r);
+        ASSERT_EQ(r->size(), 1u);
+        EXPECT_EQ(static_cast<char>(r->data()[0]), tag);
+        held.push_back(std::move(*r));
+      });
+    }
+    return run_until([&] { return held.size() == kPairs; });
+  };
+  auto one_at_a_time = [&](int messages) {
+    for (int m = 0; m < messages; ++m) {
+      auto& [a, b] = pairs[m % kPairs];
+      write_all(b.native_handle(), "L");
+      bool got = false;
+      a.async_recv_pooled([&](Result<PooledBuffer> r) { got = r && r->size() == 1 && r->data()[0] == std::byte{'L'}; });
+      if (!run_until([&] { return got; })) return false;
+    }
+    return true;
+  };
+
+  ASSERT_TRUE(burst('a'));
+  EXPECT_EQ(stats().buffers_provided, kGrown) << "grown by the burst";
+  // Halving takes four rounds of the ring's size in light recycles: 4 x (128 + 64 + 32) = 896.
+  ASSERT_TRUE(one_at_a_time(1000));
+  EXPECT_EQ(stats().buffers_provided, kInitial) << "not shrunk back after 1000 light receives";
+  EXPECT_EQ(stats().buffers_leased, 0u);
+  ASSERT_TRUE(one_at_a_time(200));
+  EXPECT_EQ(stats().buffers_provided, kInitial) << "shrinks below its initial size";
+  ASSERT_TRUE(burst('b'));
+  EXPECT_EQ(stats().buffers_provided, kGrown) << "the parked buffers come back for the next burst";
 }
 
 TEST_F(UringBackendTest, PlainReceiveAfterPooledOnesGetsEveryByteInOrder) {
