@@ -61,11 +61,6 @@ void ProvidedBufferRing::add(unsigned bid, int offset) noexcept {
                         static_cast<unsigned short>(bid), io_uring_buf_ring_mask(entries_), offset);
 }
 
-void ProvidedBufferRing::advance(unsigned count) noexcept {
-  io_uring_buf_ring_advance(ring_, static_cast<int>(count));
-  in_ring_ += count;
-}
-
 // Buffers below size go (back) into the ring: parked ones first, then ones never used. Those leased or still
 // in the ring stay where they are; a leased one below size goes back into the ring when it is recycled.
 unsigned ProvidedBufferRing::grow_to(unsigned size) noexcept {
@@ -80,14 +75,14 @@ unsigned ProvidedBufferRing::grow_to(unsigned size) noexcept {
     }
   }
   for (; made_ < size; ++made_) add(made_, static_cast<int>(added++));
-  advance(added);
+  io_uring_buf_ring_advance(ring_, static_cast<int>(added));
   active_ = size;
   light_recycles_ = 0;
   return added;
 }
 
 bool ProvidedBufferRing::grow() noexcept {
-  if (retired_ || in_ring_ > 0 || active_ == entries_) return false;
+  if (retired_ || has_free() || active_ == entries_) return false;
   if (grow_to(std::min(2 * active_, entries_)) == 0) return false;  // every buffer of the new size is leased
   returned_ = true;
   return true;
@@ -125,7 +120,6 @@ void ProvidedBufferRing::retire(std::unique_ptr<ProvidedBufferRing> ring) noexce
 
 PooledBuffer ProvidedBufferRing::take(std::uint16_t bid, std::uint32_t length) noexcept {
   ++leased_;
-  --in_ring_;
   PooledBuffer b(this, memory_ + static_cast<std::size_t>(bid) * buffer_size_, buffer_size_, bid);
   b.commit(length);
   return b;
@@ -141,9 +135,8 @@ void ProvidedBufferRing::recycle(std::byte* base, std::uint32_t id) noexcept {
     park(base, static_cast<std::uint16_t>(id));
     return;
   }
-  io_uring_buf_ring_add(ring_, base, buffer_size_, static_cast<unsigned short>(id),
-                        io_uring_buf_ring_mask(entries_), 0);
-  advance(1);
+  add(id, 0);
+  io_uring_buf_ring_advance(ring_, 1);
   returned_ = true;
   maybe_shrink();
 }

@@ -52,8 +52,8 @@ class [[gnu::visibility("hidden")]] ProvidedBufferRing final : public BufferSour
   // report -ENOBUFS for one dry spell; the first report grows the ring, the others find buffers in it and do
   // not. New buffers count as returned ones, so starved receives re-arm.
   bool grow() noexcept;
-  // True if the kernel has a buffer to pick.
-  bool has_free() const noexcept { return in_ring_ > 0; }
+  // True if the kernel has a buffer to pick: every buffer made is in the ring, leased or parked.
+  bool has_free() const noexcept { return leased_ + parked_.size() < made_; }
 
   // The ring's size: buffers in it or leased (parked ones not counted).
   unsigned provided() const noexcept { return active_; }
@@ -63,9 +63,8 @@ class [[gnu::visibility("hidden")]] ProvidedBufferRing final : public BufferSour
  private:
   ProvidedBufferRing(unsigned entries, std::uint32_t buffer_size, std::uint16_t group) noexcept
       : entries_(entries), buffer_size_(buffer_size), group_(group) {}
-  // Hands buffer bid to the kernel (not yet visible: advance() publishes what was added).
+  // Hands buffer bid to the kernel (not yet visible: io_uring_buf_ring_advance publishes what was added).
   void add(unsigned bid, int offset) noexcept;
-  void advance(unsigned count) noexcept;
   // The ring's size becomes size; returns how many buffers went into the ring for it.
   unsigned grow_to(unsigned size) noexcept;
   // Halves the ring if the receives in flight stayed light for a few rounds of it (called on each recycle).
@@ -77,7 +76,6 @@ class [[gnu::visibility("hidden")]] ProvidedBufferRing final : public BufferSour
   unsigned made_ = 0;      // buffers 0 .. made_ - 1 have been provided at least once; the rest never used
   unsigned active_ = 0;    // the ring's size: buffers with an id below it go back into the ring when recycled
   unsigned floor_ = 1;     // the size it shrinks back to (create's initial)
-  unsigned in_ring_ = 0;   // buffers the kernel may pick now
   unsigned light_recycles_ = 0;  // recycles in a row with few buffers leased (maybe_shrink)
   std::uint32_t buffer_size_;
   std::uint16_t group_;

@@ -236,7 +236,7 @@ TEST_F(UringBackendTest, BufferRingShrinksAfterTheBurstAndGrowsAgain) {
   EXPECT_EQ(stats().buffers_provided, kInitial) << "not shrunk back after 1000 light receives";
   EXPECT_EQ(stats().buffers_leased, 0u);
   ASSERT_TRUE(one_at_a_time(200));
-  EXPECT_EQ(stats().buffers_provided, kInitial) << "shrinks below its initial size";
+  EXPECT_EQ(stats().buffers_provided, kInitial) << "went below its initial size";
   ASSERT_TRUE(burst('b'));
   EXPECT_EQ(stats().buffers_provided, kGrown) << "the parked buffers come back for the next burst";
 }
