@@ -1,6 +1,8 @@
 #include "lib/buffer_pool.hpp"
 
+#include <algorithm>
 #include <cassert>
+#include <cstdint>
 #include <new>
 
 namespace rfarm {
@@ -10,38 +12,24 @@ constexpr std::align_val_t kBufferAlignment{64};  // cache-line aligned: buffers
 }
 
 BufferPool::BufferPool(std::size_t buffer_size, std::size_t max_cached)
-    : buffer_size_(buffer_size), max_cached_(max_cached) {
+    : buffer_size_(static_cast<std::uint32_t>(buffer_size)),
+      max_cached_(static_cast<std::uint32_t>(std::min<std::size_t>(max_cached, UINT32_MAX))) {
   assert(buffer_size > 0 && buffer_size <= UINT32_MAX);
 }
 
 BufferPool::~BufferPool() {
   assert(leased_ == 0 && "PooledBuffer outlived its BufferPool");
-  for (std::byte* b : free_) ::operator delete(b, kBufferAlignment);
+  while (std::byte* b = pop_free()) deallocate(b);
 }
 
-PooledBuffer BufferPool::acquire() {
-  std::byte* base;
-  if (!free_.empty()) {
-    base = free_.back();
-    free_.pop_back();
-  } else {
-    base = static_cast<std::byte*>(::operator new(buffer_size_, kBufferAlignment));
-    ++allocated_;
-  }
-  ++leased_;
-  return PooledBuffer(this, base, static_cast<std::uint32_t>(buffer_size_), 0);
+std::byte* BufferPool::allocate() {
+  // A free buffer holds the free list's link, so even a tiny one takes its size.
+  auto* base = static_cast<std::byte*>(::operator new(std::max<std::size_t>(buffer_size_, sizeof(FreeBuffer)),
+                                                      kBufferAlignment));
+  ++allocated_;
+  return base;
 }
 
-void BufferPool::recycle(std::byte* base, std::uint32_t) noexcept {
-  --leased_;
-  if (free_.size() < max_cached_) {
-    try {
-      free_.push_back(base);
-      return;
-    } catch (...) {  // out of memory growing the free list: just free the buffer
-    }
-  }
-  ::operator delete(base, kBufferAlignment);
-}
+void BufferPool::deallocate(std::byte* base) noexcept { ::operator delete(base, kBufferAlignment); }
 
 }  // namespace rfarm

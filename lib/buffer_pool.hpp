@@ -12,9 +12,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <span>
 #include <utility>
-#include <vector>
 
 #include "lib/bytes.hpp"
 
@@ -87,6 +87,10 @@ class PooledBuffer {
 };
 
 // A free list of equally sized buffers. Single-threaded: one pool per reactor.
+//
+// acquire() and recycle() run once each per received message on the epoll backend, so their common case is
+// inline and allocation-free: the free list is intrusive (a free buffer's first bytes hold the link to the
+// next one), a push or a pop of a pointer, with nothing to grow and so nothing that can fail.
 class BufferPool final : public BufferSource {
  public:
   // Keeps at most max_cached free buffers; more are freed on return.
@@ -95,7 +99,12 @@ class BufferPool final : public BufferSource {
   BufferPool& operator=(const BufferPool&) = delete;
   ~BufferPool();
 
-  PooledBuffer acquire();
+  PooledBuffer acquire() {
+    ++leased_;
+    std::byte* base = pop_free();
+    if (base == nullptr) base = allocate();
+    return PooledBuffer(this, base, buffer_size_, 0);
+  }
   std::size_t buffer_size() const noexcept { return buffer_size_; }
 
   struct Stats {
@@ -103,14 +112,38 @@ class BufferPool final : public BufferSource {
     std::size_t cached = 0;     // free buffers kept for reuse
     std::size_t allocated = 0;  // total allocations over the pool's life
   };
-  Stats stats() const noexcept { return {leased_, free_.size(), allocated_}; }
+  Stats stats() const noexcept { return {leased_, cached_, allocated_}; }
 
-  void recycle(std::byte* base, std::uint32_t id) noexcept override;
+  void recycle(std::byte* base, std::uint32_t) noexcept override {
+    --leased_;
+    if (cached_ < max_cached_) {
+      free_ = ::new (static_cast<void*>(base)) FreeBuffer{free_};
+      ++cached_;
+      return;
+    }
+    deallocate(base);
+  }
 
  private:
-  std::size_t buffer_size_;
-  std::size_t max_cached_;
-  std::vector<std::byte*> free_;
+  // What a cached buffer holds while it is free (buffers are at least this big and 64-byte aligned).
+  struct FreeBuffer {
+    FreeBuffer* next;
+  };
+
+  std::byte* pop_free() noexcept {
+    FreeBuffer* f = free_;
+    if (f == nullptr) return nullptr;
+    free_ = f->next;
+    --cached_;
+    return reinterpret_cast<std::byte*>(f);
+  }
+  std::byte* allocate();  // a new buffer (throws std::bad_alloc)
+  void deallocate(std::byte* base) noexcept;
+
+  std::uint32_t buffer_size_;
+  std::uint32_t max_cached_;
+  FreeBuffer* free_ = nullptr;
+  std::size_t cached_ = 0;
   std::size_t leased_ = 0;
   std::size_t allocated_ = 0;
 };

@@ -1,6 +1,7 @@
 // BufferPool and PooledBuffer: leasing, recycling, the cached limit, and the fill/consume cursor.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <utility>
@@ -41,6 +42,39 @@ TEST(BufferPoolTest, ReturnedBufferIsReusedWithoutAllocating) {
   EXPECT_EQ(again.writable().data(), first_memory);
   EXPECT_EQ(pool.stats().allocated, 1u);
   EXPECT_EQ(pool.stats().cached, 0u);
+}
+
+TEST(BufferPoolTest, EveryCachedBufferIsReusedBeforeAnyNewAllocation) {
+  BufferPool pool(512);
+  std::vector<std::byte*> first;
+  {
+    std::vector<PooledBuffer> leased;
+    for (int i = 0; i < 4; ++i) {
+      leased.push_back(pool.acquire());
+      std::memset(leased.back().writable().data(), 0xab, 512);  // a freed buffer's bytes are the pool's again
+      first.push_back(leased.back().writable().data());
+    }
+  }
+  EXPECT_EQ(pool.stats().cached, 4u);
+  std::vector<PooledBuffer> again;
+  for (int i = 0; i < 4; ++i) again.push_back(pool.acquire());
+  EXPECT_EQ(pool.stats().allocated, 4u) << "a cached buffer was lost from the free list";
+  EXPECT_EQ(pool.stats().cached, 0u);
+  std::vector<std::byte*> second;
+  for (const PooledBuffer& b : again) second.push_back(b.writable().data());
+  std::sort(first.begin(), first.end());
+  std::sort(second.begin(), second.end());
+  EXPECT_EQ(first, second);
+  again.push_back(pool.acquire());
+  EXPECT_EQ(pool.stats().allocated, 5u);
+}
+
+TEST(BufferPoolTest, ABufferSmallerThanAPointerKeepsItsCapacity) {
+  BufferPool pool(1);
+  { PooledBuffer b = pool.acquire(); }  // cached: its byte and the ones after hold the free list's link
+  PooledBuffer b = pool.acquire();
+  EXPECT_EQ(b.capacity(), 1u);
+  EXPECT_EQ(pool.stats().allocated, 1u);
 }
 
 TEST(BufferPoolTest, ReusedBufferStartsEmpty) {
