@@ -510,7 +510,8 @@ def measure_callgrind(args, name, conns, outdir):
     msgs = per_conn * conns
     res = {"server": name, "conns": conns, "size": args.size, "messages": msgs}
     out = os.path.join(outdir, "callgrind.%s.%d" % (name, conns))
-    sargv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
+    sargv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out] + \
+        (["--dump-instr=yes"] if args.cg_dump_instr else []) + [
              os.path.join(args.build_dir, rel), "--listen", "tcp:127.0.0.1:0"] + extra
     srv = Server(pin(args.server_cpu, sargv, args.taskset), start_timeout=CALLGRIND_START_TIMEOUT)
     load = None
@@ -618,6 +619,9 @@ def main():
     ap.add_argument("--cg-warmup", type=int, default=5000,
                     help="callgrind mode: warm-up messages before the counters are zeroed (default: 5000)")
     ap.add_argument("--cg-dir", help="callgrind mode: keep the dumps here (default: a new temporary directory)")
+    ap.add_argument("--cg-dump-instr", action="store_true",
+                    help="callgrind mode: count per machine instruction too (callgrind_annotate / objdump -d "
+                         "then show which instructions of a function the messages pay for)")
     conns_given = any(a == "--conns" or a.startswith("--conns=") for a in sys.argv[1:])
     args = ap.parse_args()
     if args.callgrind and not conns_given:
