@@ -49,6 +49,15 @@ Task<Result<StreamSocket>> StreamSocket::connect(Reactor& reactor, Address addre
   co_return std::move(*sock);
 }
 
+Result<std::size_t> StreamSocket::try_send(ConstBytes data) noexcept {
+  detail::SocketState* s = state();
+  if (s == nullptr || s->fd < 0) return fail(errno_code(EBADF));
+  if (data.empty()) return std::size_t{0};
+  const int r = s->reactor->backend().try_send(*s, data.data(), data.size());
+  if (r < 0) return fail(errno_code(-r));
+  return static_cast<std::size_t>(r);
+}
+
 void StreamSocket::async_connect(const Address& address, Duration timeout, ErrorHandler handler) {
   detail::start_handler_op(reactor(), state(), stream_state().handler_ops().connect, std::move(handler), [&](auto& op) {
     op.reactor = &reactor();

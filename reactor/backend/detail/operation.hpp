@@ -245,8 +245,23 @@ class PooledExchange : public PooledRecvOp {
   PooledBuffer& buffer() noexcept { return this->leased; }
 
   [[nodiscard]] bool receive(Socket& socket) noexcept { return launch(socket, OpKind::recv_pooled); }
-  // Sends buffer()'s bytes (at least one).
-  [[nodiscard]] bool send(Socket& socket) noexcept { return launch(socket, OpKind::send_pooled); }
+  // Sends buffer()'s bytes (at least one). What the socket takes at once goes without an operation
+  // (Backend::try_send: no queue, no shell), the rest, if any, as one.
+  [[nodiscard]] bool send(Socket& socket) noexcept {
+    assert(!busy() && socket.state() != nullptr);
+    auto* state = socket.state();
+    if (state->fd >= 0) {
+      const std::size_t size = this->leased.size();
+      const int r = state->reactor->backend().try_send(*state, this->leased.data(), size);
+      if (r != -EAGAIN) {
+        this->kind = OpKind::send_pooled;
+        this->result = r;
+        if (r < 0 || static_cast<std::size_t>(r) == size) return true;
+        this->leased.consume(static_cast<std::size_t>(r));  // a short send: the rest waits as an operation
+      }
+    }
+    return launch(socket, OpKind::send_pooled);
+  }
   // The outcome of a receive() or send() that returned true; once.
   std::error_code take_error() noexcept { return finish(); }
 

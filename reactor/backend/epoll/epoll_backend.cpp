@@ -101,6 +101,19 @@ class EpollBackend final : public Backend {
     return start_now(h, op, d);
   }
 
+  // The would-block hint counts only on a registered handle: edges clear it there. A handle that never queued
+  // an operation gets no edges, so it asks the socket each time instead of trusting a hint nothing would clear.
+  int try_send(IoHandle& h, const std::byte* data, std::size_t size) noexcept override {
+    if (has(h, kWriteQueued) && h.has_queued(Direction::write)) return -EAGAIN;
+    const bool registered = has(h, kRegistered);
+    if (registered && has(h, kWriteWouldBlock)) return -EAGAIN;
+    int r;
+    do r = syscall_result(::send(h.fd, data, size, MSG_NOSIGNAL));
+    while (r == -EINTR);
+    if (registered) note_write(h, r, size);
+    return r;
+  }
+
   void note_would_block(IoHandle& h, Direction d) noexcept override {
     if (d == Direction::read) set(h, kReadWouldBlock);
     if (d == Direction::write) set(h, kWriteWouldBlock);

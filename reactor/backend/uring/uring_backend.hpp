@@ -175,6 +175,7 @@ class [[gnu::visibility("hidden")]] UringBackend final : public Backend {
 
   BackendKind kind() const noexcept override { return BackendKind::uring; }
   bool start(IoOp& op) noexcept override;
+  int try_send(IoHandle& h, const std::byte* data, std::size_t size) noexcept override;
   void cancel(IoOp& op) noexcept override;
   void close(IoHandle& handle) noexcept override;
   void abandon(IoOp& op) noexcept override;
