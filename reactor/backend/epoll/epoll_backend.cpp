@@ -101,16 +101,14 @@ class EpollBackend final : public Backend {
     return start_now(h, op, d);
   }
 
-  // The would-block hint counts only on a registered handle: edges clear it there. A handle that never queued
-  // an operation gets no edges, so it asks the socket each time instead of trusting a hint nothing would clear.
+  // A full socket sets the would-block hint, and only an edge clears it: a handle that never queued an
+  // operation is registered then (once per descriptor, as start() does), or it would never hear of room again.
   int try_send(IoHandle& h, const std::byte* data, std::size_t size) noexcept override {
-    if (has(h, kWriteQueued) && h.has_queued(Direction::write)) return -EAGAIN;
-    const bool registered = has(h, kRegistered);
-    if (registered && has(h, kWriteWouldBlock)) return -EAGAIN;
+    if (!ready_hint(h, Direction::write) || (has(h, kWriteQueued) && h.has_queued(Direction::write))) return -EAGAIN;
     int r;
     do r = syscall_result(::send(h.fd, data, size, MSG_NOSIGNAL));
     while (r == -EINTR);
-    if (registered) note_write(h, r, size);
+    if (r == -EAGAIN || (r >= 0 && h.stream && static_cast<std::size_t>(r) < size)) [[unlikely]] note_full(h);
     return r;
   }
 
@@ -267,6 +265,11 @@ class EpollBackend final : public Backend {
       return true;
     }
     return enqueue(h, op, d);
+  }
+
+  [[gnu::noinline]] void note_full(IoHandle& h) noexcept {
+    if (!has(h, kRegistered) && register_handle(h)) return;  // not watched: no hint, the socket is asked again
+    set(h, kWriteWouldBlock);
   }
 
   std::error_code register_handle(IoHandle& h) noexcept {
