@@ -82,23 +82,27 @@ unsigned ProvidedBufferRing::grow_to(unsigned size) noexcept {
 }
 
 bool ProvidedBufferRing::grow() noexcept {
-  if (retired_ || has_free() || active_ == entries_) return false;
+  if (retired_ || grew_in_batch_ || active_ == entries_) return false;
+  grew_in_batch_ = true;
   if (grow_to(std::min(2 * active_, entries_)) == 0) return false;  // every buffer of the new size is leased
+  if (std::exchange(shrunk_last_, false)) shrink_patience_ = std::min(2 * shrink_patience_, kMaxShrinkPatience);
   returned_ = true;
   return true;
 }
 
-// "Light": at most an eighth of the ring leased. After four rounds of the ring's size in recycles, all light,
-// the ring halves (not below its initial size). The hysteresis keeps a load that swings from turn to turn from
-// parking and re-providing buffers over and over.
+// "Light": at most an eighth of the ring leased, and at most an eighth taken in this batch of completions. After shrink_patience_ (first four) rounds of the ring's size in
+// recycles, all light, the ring halves (not below its initial size). The hysteresis keeps a load that swings
+// from turn to turn from parking and re-providing buffers over and over; the patience grows for a load that the
+// halved ring could not serve (buffer_ring.hpp).
 void ProvidedBufferRing::maybe_shrink() noexcept {
-  if (active_ <= floor_ || leased_ > active_ / 8) {
+  if (active_ <= floor_ || leased_ > active_ / 8 || taken_in_batch_ > active_ / 8) {
     light_recycles_ = 0;
     return;
   }
-  if (++light_recycles_ < 4 * active_) return;
+  if (++light_recycles_ < shrink_patience_ * active_) return;
   active_ = std::max(active_ / 2, floor_);
   light_recycles_ = 0;
+  shrunk_last_ = true;
 }
 
 void ProvidedBufferRing::park(std::byte* base, std::uint16_t id) noexcept {
@@ -120,6 +124,7 @@ void ProvidedBufferRing::retire(std::unique_ptr<ProvidedBufferRing> ring) noexce
 
 PooledBuffer ProvidedBufferRing::take(std::uint16_t bid, std::uint32_t length) noexcept {
   ++leased_;
+  ++taken_in_batch_;
   PooledBuffer b(this, memory_ + static_cast<std::size_t>(bid) * buffer_size_, buffer_size_, bid);
   b.commit(length);
   return b;

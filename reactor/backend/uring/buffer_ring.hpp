@@ -45,12 +45,20 @@ class [[gnu::visibility("hidden")]] ProvidedBufferRing final : public BufferSour
   PooledBuffer take(std::uint16_t bid, std::uint32_t length) noexcept;
   void recycle(std::byte* base, std::uint32_t id) noexcept override;
 
+  // A new batch of completions begins: what the kernel filled in the last one no longer counts as load.
+  void start_batch() noexcept {
+    taken_in_batch_ = 0;
+    grew_in_batch_ = false;
+  }
+
   // True if buffers came back since the last call: multishot receives that ran dry (-ENOBUFS) re-arm then.
   bool consume_returned() noexcept { return std::exchange(returned_, false); }
 
-  // The ring ran dry (-ENOBUFS): doubles its size, up to entries(), if no buffer is left in it. Many multishots
-  // report -ENOBUFS for one dry spell; the first report grows the ring, the others find buffers in it and do
-  // not. New buffers count as returned ones, so starved receives re-arm.
+  // The ring ran dry (-ENOBUFS): doubles its size, up to entries(), once per batch of completions. Many
+  // multishots report -ENOBUFS for one dry spell; the first report of a batch grows the ring, the others do not.
+  // (Not "if no buffer is left in it": buffers the kernel filled and whose completions are still to come look
+  // free from here, and with every buffer going back at once, as with direct sends, the ring never grew.) New
+  // buffers count as returned ones, so starved receives re-arm.
   bool grow() noexcept;
   // True if the kernel has a buffer to pick: every buffer made is in the ring, leased or parked.
   bool has_free() const noexcept { return leased_ + parked_.size() < made_; }
@@ -77,6 +85,17 @@ class [[gnu::visibility("hidden")]] ProvidedBufferRing final : public BufferSour
   unsigned active_ = 0;    // the ring's size: buffers with an id below it go back into the ring when recycled
   unsigned floor_ = 1;     // the size it shrinks back to (create's initial)
   unsigned light_recycles_ = 0;  // recycles in a row with few buffers leased (maybe_shrink)
+  // Buffers taken from the kernel in this batch of completions. What the owners hold (leased_) misses a load
+  // whose buffers go back at once (direct sends): the kernel still fills a buffer per connection per turn.
+  unsigned taken_in_batch_ = 0;
+  bool grew_in_batch_ = false;
+  // Rounds of the ring's size in light recycles before it halves. A shrink that the next grow proves wrong (the
+  // halved ring ran dry, every multishot ended and re-armed) doubles it, so a load the light test misreads
+  // cannot make the ring halve and grow over and over.
+  unsigned shrink_patience_ = kInitialShrinkPatience;
+  bool shrunk_last_ = false;  // the last change of size was a shrink
+  static constexpr unsigned kInitialShrinkPatience = 4;
+  static constexpr unsigned kMaxShrinkPatience = 1024;
   std::uint32_t buffer_size_;
   std::uint16_t group_;
   io_uring_buf_ring* ring_ = nullptr;  // entries_ descriptors shared with the kernel

@@ -51,6 +51,7 @@ std::size_t UringBackend::drain_completions() noexcept {
   io_uring_cqe* cqes[kBatch];
   Copy batch[kBatch];
   std::size_t handled = 0;
+  if (buffers_) buffers_->start_batch();  // the ring measures its load per batch (buffer_ring.hpp)
   // Copy a batch out and release the CQ slots before running callbacks: they may submit, and inline
   // completions need room. Bounded rounds, so completions that keep completing cannot starve the loop.
   for (int round = 0; round < 16; ++round) {
