@@ -143,6 +143,7 @@ class StreamSocket : public Socket {
   //       void on_sent(std::error_code ec) noexcept;       // the buffer went back to its pool
   //     };
   //     if (conn.receive(sock)) ...conn.take_error()...  // else on_received later
+  //     if (conn.start_receiving(sock)) ...               // or stay armed: on_received per arrival (read_start)
   template <class Owner>
   using PooledExchangeOperation = detail::PooledExchange<Owner>;
 

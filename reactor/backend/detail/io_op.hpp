@@ -16,6 +16,12 @@
 //    and op.backend names its backend; the backend clears pending just before calling op.complete. An op
 //    destroyed while pending is abandoned (Backend::abandon): its completion never runs and the backend
 //    never touches its memory again.
+//  * The one exception is a standing receive (OpKind::recv_pooled_standing, libuv's read_start): it stays
+//    armed after each arrival. The backend calls op.complete(op) once per arrival with op.pending still true,
+//    the op still first among its handle's receives, and calls it again at the next arrival without being
+//    started again, until a completion with result <= 0 (end of stream, an error, -ECANCELED), which is the
+//    last and clears pending as usual. Backend::abandon disarms it, from inside its own completion too. When
+//    start() finds data already at hand it completes at once as any op does (returns true): not armed.
 //
 // Not API (detail/): installed because the sockets' public headers include it.
 #pragma once
@@ -31,8 +37,8 @@
 
 namespace rfarm::detail {
 
-// Which struct an op is (the backend casts by kind): recv, send, accept, connect are MsgOps; recv_pooled and
-// send_pooled are PooledRecvOps; send_stream is a StreamSendOp; the waits are bare IoOps.
+// Which struct an op is (the backend casts by kind): recv, send, accept, connect are MsgOps; recv_pooled,
+// recv_pooled_standing and send_pooled are PooledRecvOps; send_stream is a StreamSendOp; the waits are bare IoOps.
 enum class OpKind : std::uint8_t {
   recv,           // recvmsg into msg's iovecs (+ name, control); result = bytes, 0 = end of stream
   recv_pooled,    // receive into a buffer leased at completion time (op.leased); result = bytes
@@ -44,6 +50,7 @@ enum class OpKind : std::uint8_t {
   wait_urgent,    // readiness only: result = 0 once out-of-band data is pending (EPOLLPRI / POLLPRI)
   send_stream,    // send(2) of one buffer on a connected stream socket, MSG_NOSIGNAL added; result = bytes
   send_pooled,    // send(2) of op.leased's bytes (a PooledRecvOp) on a connected stream socket, as send_stream
+  recv_pooled_standing,  // recv_pooled that stays armed, completing once per arrival (see the contract above)
 };
 
 // Which queue of its handle an operation waits in.
@@ -63,10 +70,16 @@ inline constexpr Direction kDirectionOf[] = {
     Direction::urgent, // wait_urgent
     Direction::write,  // send_stream
     Direction::write,  // send_pooled
+    Direction::read,   // recv_pooled_standing
 };
-static_assert(std::size(kDirectionOf) == static_cast<std::size_t>(OpKind::send_pooled) + 1);
+static_assert(std::size(kDirectionOf) == static_cast<std::size_t>(OpKind::recv_pooled_standing) + 1);
 
 constexpr Direction direction_of(OpKind kind) noexcept { return kDirectionOf[static_cast<std::uint8_t>(kind)]; }
+
+// A receive into a leased buffer, one-shot or standing.
+constexpr bool is_pooled_receive(OpKind kind) noexcept {
+  return kind == OpKind::recv_pooled || kind == OpKind::recv_pooled_standing;
+}
 
 class Backend;
 struct IoHandle;

@@ -227,42 +227,65 @@ class OwnedOperation : public op_type_t<Logic>, public Logic {
 
 // A caller-owned operation that receives into a leased buffer and sends a buffer back, one at a time, in one
 // 80-byte PooledRecvOp: the lean callback shell for a connection that answers what it receives (echo-server's
-// callback connection). Nothing is rebuilt between messages: receive() leases a buffer at completion time
+// callback connection). Nothing is rebuilt between messages: a receive leases a buffer at completion time
 // (none is held while waiting) into buffer(), send() sends buffer() in place, all of it, and gives it back to
 // its pool. The connection derives from it (CRTP), so it pays for no context pointer, and gets
 //     void on_received(std::error_code ec) noexcept;  // the bytes are in buffer(); empty: end of stream
 //     void on_sent(std::error_code ec) noexcept;      // the buffer went back to its pool
-// (a private base needs `friend class PooledExchange<Conn>`). receive() / send() return true when the
-// operation finished at once (the callback does not run; take_error() has the outcome), as OwnedOperation::start
-// does; otherwise the callback runs later, never inside the call. A receive replaces what buffer() held.
-// Destroying the operation while it runs abandons it (no callback runs).
+// (a private base needs `friend class PooledExchange<Conn>`). Two ways to receive:
+//  * receive(): one message, then the operation is idle again;
+//  * start_receiving(): libuv's read_start. The receive stays armed and on_received runs for every arrival
+//    until stop_receiving(), the end of the stream or an error (then receiving() is false in on_received), with
+//    nothing started again per message. In on_received take the bytes (std::move(buffer())) or send them:
+//    the next arrival replaces a buffer left there.
+// receive(), start_receiving() and send() return true when the operation finished at once (the callback does
+// not run; take_error() has the outcome; a receive that finds data at once is not left armed), as
+// OwnedOperation::start does; otherwise the callback runs later, never inside the call. send() is allowed in
+// on_received while receiving: what the socket takes whole at once (Backend::try_send) leaves the receive armed;
+// a send that must wait stops receiving first (one operation, one buffer: backpressure), so after on_sent the
+// owner calls start_receiving() again. Destroying the operation while it runs abandons it (no callback runs).
 template <class Owner>
 class PooledExchange : public PooledRecvOp {
  public:
   PooledExchange() noexcept : PooledRecvOp(OpKind::recv_pooled, &PooledExchange::on_complete) {}
 
-  bool busy() const noexcept { return this->shell_state != 0; }
+  // A receive or send is running, or the receive stands armed.
+  bool busy() const noexcept { return this->shell_state != kIdle; }
+  bool receiving() const noexcept { return this->shell_state == kReceiving; }
   PooledBuffer& buffer() noexcept { return this->leased; }
 
-  [[nodiscard]] bool receive(Socket& socket) noexcept { return launch(socket, OpKind::recv_pooled); }
+  [[nodiscard]] bool receive(Socket& socket) noexcept { return launch(socket, OpKind::recv_pooled, kRunning); }
+  [[nodiscard]] bool start_receiving(Socket& socket) noexcept {
+    return launch(socket, OpKind::recv_pooled_standing, kReceiving);
+  }
+  // Disarms a standing receive, also from on_received: no callback runs until the next start.
+  void stop_receiving() noexcept {
+    if (this->shell_state != kReceiving) return;
+    this->shell_state = kIdle;
+    if (this->pending) this->backend->abandon(*this);
+  }
+
   // Sends buffer()'s bytes (at least one). What the socket takes at once goes without an operation
   // (Backend::try_send: no queue, no shell), the rest, if any, as one.
   [[nodiscard]] bool send(Socket& socket) noexcept {
-    assert(!busy() && socket.state() != nullptr);
+    assert((!busy() || receiving()) && socket.state() != nullptr);
     auto* state = socket.state();
     if (state->fd >= 0) {
       const std::size_t size = this->leased.size();
       const int r = state->reactor->backend().try_send(*state, this->leased.data(), size);
       if (r != -EAGAIN) {
-        this->kind = OpKind::send_pooled;
-        this->result = r;
-        if (r < 0 || static_cast<std::size_t>(r) == size) return true;
+        if (r < 0 || static_cast<std::size_t>(r) == size) {
+          this->leased.reset();  // sent (or failed): back to its pool; a standing receive stays armed
+          this->result = r < 0 ? r : 0;
+          return true;
+        }
         this->leased.consume(static_cast<std::size_t>(r));  // a short send: the rest waits as an operation
       }
     }
-    return launch(socket, OpKind::send_pooled);
+    stop_receiving();
+    return launch(socket, OpKind::send_pooled, kRunning);
   }
-  // The outcome of a receive() or send() that returned true; once.
+  // The outcome of a receive(), start_receiving() or send() that returned true; once.
   std::error_code take_error() noexcept { return finish(); }
 
   // The step drive() takes after each completion (as a logic's advance): a send goes on until the buffer is empty.
@@ -275,12 +298,14 @@ class PooledExchange : public PooledRecvOp {
   }
 
  private:
-  bool launch(Socket& socket, OpKind k) noexcept {
+  enum : std::uint8_t { kIdle, kRunning, kReceiving };  // shell_state
+
+  bool launch(Socket& socket, OpKind k, std::uint8_t running) noexcept {
     assert(!busy() && socket.state() != nullptr);
     this->kind = k;
     this->handle = socket.state();
     if (drive(*this)) return true;
-    this->shell_state = 1;
+    this->shell_state = running;
     return false;
   }
   std::error_code finish() noexcept {
@@ -289,11 +314,20 @@ class PooledExchange : public PooledRecvOp {
   }
   static void on_complete(IoOp& base) noexcept {
     auto& self = static_cast<PooledExchange&>(base);
+    Owner& owner = static_cast<Owner&>(self);
+    if (self.kind == OpKind::recv_pooled_standing) {
+      // Still pending: armed for the next arrival. Otherwise the last one (end of stream, error, cancelled).
+      if (!self.pending) {
+        self.shell_state = kIdle;
+        if (self.result <= 0) self.leased.reset();  // buffer() is empty at the end, whatever was left there
+      }
+      owner.on_received(self.result < 0 ? op_error(self) : std::error_code());
+      return;
+    }
     if (!continue_after_completion(self)) return;
-    self.shell_state = 0;  // first: the callback may start the next operation or destroy this one
+    self.shell_state = kIdle;  // first: the callback may start the next operation or destroy this one
     const bool sent = self.kind == OpKind::send_pooled;
     const std::error_code ec = self.finish();
-    Owner& owner = static_cast<Owner&>(self);
     if (sent) {
       owner.on_sent(ec);
     } else {

@@ -298,7 +298,8 @@ class EpollBackend final : public Backend {
         }
         return r;
       }
-      case OpKind::recv_pooled: {
+      case OpKind::recv_pooled:
+      case OpKind::recv_pooled_standing: {
         PooledBuffer& leased = as_pooled(op).leased;
         leased = context_.receive_pool.acquire();
         MutableBytes space = leased.writable();
@@ -418,7 +419,8 @@ class EpollBackend final : public Backend {
   }
 
   // Completes queued operations in order until one would block. A completion may close the handle; then
-  // dispatching_ is cleared and the handle must not be touched again. The hint is checked each time round,
+  // dispatching_ is cleared and the handle must not be touched again. A standing receive that got data is
+  // completed in place: it stays queued, so the next edge finds it without its owner starting it again. The hint is checked each time round,
   // before the queue is: a completion that drained the socket (short read) and queued the next receive must
   // cost neither a syscall that can only return EAGAIN nor a walk to find that receive.
   [[gnu::always_inline]] void retry(IoHandle& h, Direction d) noexcept {
@@ -431,10 +433,12 @@ class EpollBackend final : public Backend {
       IoOp& op = *next;
       int r = perform(op);
       if (r == -EAGAIN) return;
-      IntrusiveList<IoOp>::unlink(op);
-      op.backend_state &= ~kQueuedOnHandle;
       op.result = r;
-      op.pending = false;
+      if (op.kind != OpKind::recv_pooled_standing || r <= 0) {
+        IntrusiveList<IoOp>::unlink(op);
+        op.backend_state &= ~kQueuedOnHandle;
+        op.pending = false;
+      }  // else a standing receive with data: it stays first in the queue, armed for the next arrival
       op.complete(op);
       if (dispatching_ != &h) return;
     }

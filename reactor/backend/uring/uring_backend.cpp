@@ -194,7 +194,9 @@ void UringBackend::abandon(IoOp& op) noexcept {
     lane.head = nullptr;
     // The op's memory is about to go: a receive into it must be cancelled in the kernel before that.
     if (lane.request != kNoSlot && requests_[lane.request].op == &op && withdraw(lane.request)) submit_now();
-    kick(hs, d);
+    // The next queued op takes the lane later (a request still in flight advances it when it completes).
+    // Nothing queued: nothing to advance (a standing receive stopped by its owner, every time a send waits).
+    if (op.handle->has_queued(d)) kick(hs, d);
   } else if (op.linked()) {
     IntrusiveList<IoOp>::unlink(op);  // queued on its handle or in the completion queue
   }

@@ -207,6 +207,7 @@ class [[gnu::visibility("hidden")]] UringBackend final : public Backend {
   bool try_now(HandleState& hs, IoOp& op) noexcept;
   bool engage(HandleState& hs, IoOp& op) noexcept;
   void serve_head(HandleState& hs, Direction d) noexcept;
+  void serve_standing(HandleState& hs, IoOp& op) noexcept;
   void advance_lane(HandleState& hs, Direction d) noexcept;
   void complete(IoOp& op, int result) noexcept;
   void push_cancelled(IoOp& op) noexcept;

@@ -194,10 +194,18 @@ void UringBackend::on_multishot_completion(HandleState& hs, int res, std::uint32
     }
   } else if (res > 0) {
     Lane lane = hs.lane(Direction::read);
-    if (hs.arrivals.empty() && lane.head && lane.head->kind == OpKind::recv_pooled && lane.request == kNoSlot) {
+    if (hs.arrivals.empty() && lane.head && is_pooled_receive(lane.head->kind) && lane.request == kNoSlot) {
       // The common case: a receive is waiting and nothing is queued before this data. Hand it over directly.
-      IoOp& op = *std::exchange(lane.head, nullptr);
+      IoOp& op = *lane.head;
       as_pooled(op).leased = std::move(data);
+      if (op.kind == OpKind::recv_pooled_standing) {  // it stays the head, armed for the next arrival
+        op.result = res;
+        op.complete(op);
+        // That was the multishot's last CQE: the head re-arms it (serve_head does so for any lane head).
+        if (hs.handle && !hs.multishot_in_kernel()) serve_head(hs, Direction::read);
+        return;
+      }
+      lane.head = nullptr;
       complete(op, res);
       if (hs.handle) advance_lane(hs, Direction::read);
       return;

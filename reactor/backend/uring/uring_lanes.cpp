@@ -92,11 +92,12 @@ void UringBackend::free_state(HandleState& hs) noexcept { handles_.release(hs); 
 bool UringBackend::try_now(HandleState& hs, IoOp& op) noexcept {
   switch (op.kind) {
     case OpKind::recv_pooled:
+    case OpKind::recv_pooled_standing:
     case OpKind::accept:
       if (!hs.arrivals.empty()) {
         Arrival& a = hs.arrivals.front();
         op.result = a.result;
-        if (op.kind == OpKind::recv_pooled) as_pooled(op).leased = std::move(a.data);
+        if (op.kind != OpKind::accept) as_pooled(op).leased = std::move(a.data);
         hs.arrivals.pop_front();
         return true;
       }
@@ -220,7 +221,7 @@ int UringBackend::try_send(IoHandle& h, const std::byte* data, std::size_t size)
 // (with op.result set) when that failed at once.
 bool UringBackend::engage(HandleState& hs, IoOp& op) noexcept {
   bool accepts;
-  if (op.kind == OpKind::recv_pooled) {
+  if (is_pooled_receive(op.kind)) {
     accepts = false;
   } else if (op.kind == OpKind::accept && tuning_.multishot_accept && as_msg(op).msg.msg_name == nullptr) {
     // A multishot accept cannot report each peer's address into the op: only address-less accepts use it.
@@ -250,10 +251,35 @@ void UringBackend::serve_head(HandleState& hs, Direction d) noexcept {
   Lane lane = hs.lane(d);
   if (!lane.head || lane.request != kNoSlot || !hs.handle) return;
   IoOp& op = *lane.head;
+  if (op.kind == OpKind::recv_pooled_standing) {
+    serve_standing(hs, op);
+    return;
+  }
   if (try_now(hs, op) || !engage(hs, op)) {
     lane.head = nullptr;
     complete(op, op.result);
     advance_lane(hs, d);
+  }
+}
+
+// A standing receive at the head of the read lane takes what the handle holds, one completion per arrival,
+// staying the head (pending) between them; then it waits for the multishot. The end of the stream or an error
+// completes it for the last time. A completion may disarm it (abandon) or close the handle: then it stops.
+void UringBackend::serve_standing(HandleState& hs, IoOp& op) noexcept {
+  HandleRef keep(*this, hs);
+  Lane lane = hs.lane(Direction::read);
+  for (;;) {
+    if (!try_now(hs, op)) {
+      if (engage(hs, op)) return;  // waits for the multishot (op.result set if it cannot)
+    } else if (op.result > 0) {
+      op.complete(op);
+      if (!hs.handle || lane.head != &op) return;
+      continue;
+    }
+    lane.head = nullptr;
+    complete(op, op.result);
+    if (hs.handle) advance_lane(hs, Direction::read);
+    return;
   }
 }
 
@@ -267,6 +293,12 @@ void UringBackend::advance_lane(HandleState& hs, Direction d) noexcept {
     if (!next) return;
     IoOp& op = *next;
     IntrusiveList<IoOp>::unlink(op);
+    if (op.kind == OpKind::recv_pooled_standing) {
+      lane.head = &op;
+      op.backend_state = kLaneHead;
+      serve_standing(hs, op);
+      continue;
+    }
     if (!try_now(hs, op)) {
       lane.head = &op;
       op.backend_state = kLaneHead;

@@ -191,6 +191,7 @@ int UringBackend::issue(HandleState& hs, IoOp& op, bool allow_ring_buffer) noexc
       io_uring_prep_poll_add(sqe, hs.fd(), POLLPRI | POLLRDBAND);
       break;
     case OpKind::recv_pooled:  // served by the multishot, never issued on its own
+    case OpKind::recv_pooled_standing:
       io_uring_prep_nop(sqe);
       r.op = nullptr;
       r.detached = true;

@@ -357,6 +357,208 @@ TEST_P(OwnedOperationTest, ClosingTheSocketCancelsAPendingExchangeAndDestroyingO
   EXPECT_EQ(*echo.error, std::errc::operation_canceled);
 }
 
+// A standing receive (PooledExchange::start_receiving) that echoes what it receives, or, with echo off, only
+// keeps the bytes. It counts its starts: the point of standing is that arrivals need none.
+class StandingReceiver : public StreamSocket::PooledExchangeOperation<StandingReceiver> {
+ public:
+  explicit StandingReceiver(StreamSocket& socket, bool echo) : socket_(socket), echo_(echo) {}
+  void run() noexcept { start(); }
+  void on_received(std::error_code ec) noexcept {
+    ++callbacks;
+    if (receiving()) ++armed_callbacks;
+    if (!take(ec)) return;
+    if (close_in_callback) {
+      socket_.close();
+      return;
+    }
+    if (stop_after == callbacks) stop_receiving();
+    if (echo_) echo();
+  }
+  void on_sent(std::error_code ec) noexcept {
+    ++waited_sends;
+    if (ec) {
+      error = ec;
+      return;
+    }
+    start();
+  }
+
+  std::string received;
+  std::optional<std::error_code> error;
+  bool ended = false;
+  int starts = 0;           // start_receiving calls
+  int callbacks = 0;        // on_received calls
+  int armed_callbacks = 0;  // ... that found the receive still armed
+  int waited_sends = 0;     // sends that had to wait (on_sent calls)
+  int stop_after = -1;      // stop_receiving() in this callback
+  bool close_in_callback = false;
+  bool armed_after_sent_at_once = true;  // every send taken at once left the receive armed
+
+ private:
+  bool take(std::error_code ec) noexcept {
+    if (ec) {
+      error = ec;
+      return false;
+    }
+    if (buffer().empty()) {
+      ended = true;
+      return false;
+    }
+    received += text_of(buffer().bytes());
+    if (!echo_) buffer().reset();
+    return true;
+  }
+  // Sends the buffer back; restarts the receive where the send did not leave it armed.
+  void echo() noexcept {
+    const bool was_receiving = receiving();
+    if (!send(socket_)) {
+      EXPECT_FALSE(receiving()) << "a send that waits must stop the receive";
+      return;
+    }
+    if (std::error_code ec = take_error()) {
+      error = ec;
+      return;
+    }
+    if (was_receiving && !receiving()) armed_after_sent_at_once = false;
+    if (!receiving()) start();
+  }
+  void start() noexcept {
+    for (;;) {
+      ++starts;
+      if (!start_receiving(socket_)) return;
+      if (!take(take_error())) return;  // data was there at once: not armed
+      if (!echo_) continue;
+      if (!send(socket_)) return;
+      if (std::error_code ec = take_error()) {
+        error = ec;
+        return;
+      }
+    }
+  }
+  StreamSocket& socket_;
+  bool echo_;
+};
+
+TEST_P(OwnedOperationTest, AStandingReceiveRunsForEveryArrivalWithoutBeingStartedAgain) {
+  auto pair = tcp_pair();
+  ASSERT_TRUE(pair) << pair.error().message();
+  auto& [client, server] = *pair;
+  StandingReceiver receiver(server, /*echo=*/false);
+  receiver.run();
+  ASSERT_TRUE(receiver.receiving());
+  std::string expected;
+  for (int i = 0; i < 20; ++i) {
+    std::string piece = "arrival " + std::to_string(i) + ";";
+    expected += piece;
+    ASSERT_EQ(::send(client.native_handle(), piece.data(), piece.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(piece.size()));
+    ASSERT_TRUE(run_until([&] { return receiver.received.size() == expected.size(); }));
+    EXPECT_TRUE(receiver.receiving()) << "the receive did not stay armed after arrival " << i;
+    EXPECT_EQ(reactor().receive_pool().stats().leased, 0u) << "a waiting standing receive holds a buffer";
+  }
+  EXPECT_EQ(receiver.received, expected);
+  EXPECT_EQ(receiver.starts, 1) << "the receive was started again";
+  EXPECT_EQ(receiver.armed_callbacks, receiver.callbacks);
+  ASSERT_FALSE(client.shutdown(ShutdownHow::send));
+  ASSERT_TRUE(run_until([&] { return receiver.ended || receiver.error.has_value(); }));
+  EXPECT_FALSE(receiver.error) << receiver.error->message();
+  EXPECT_FALSE(receiver.receiving()) << "the end of the stream is the last completion";
+  EXPECT_EQ(receiver.armed_callbacks, receiver.callbacks - 1);
+}
+
+TEST_P(OwnedOperationTest, StoppingAStandingReceiveInItsCallbackLeavesLaterBytesForTheNextStart) {
+  auto pair = tcp_pair();
+  ASSERT_TRUE(pair) << pair.error().message();
+  auto& [client, server] = *pair;
+  StandingReceiver receiver(server, /*echo=*/false);
+  receiver.stop_after = 1;
+  receiver.run();
+  ASSERT_EQ(::send(client.native_handle(), "one", 3, MSG_NOSIGNAL), 3);
+  ASSERT_TRUE(run_until([&] { return receiver.callbacks == 1; }));
+  EXPECT_FALSE(receiver.receiving());
+  EXPECT_FALSE(receiver.busy());
+  ASSERT_EQ(::send(client.native_handle(), "two", 3, MSG_NOSIGNAL), 3);
+  run_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(receiver.callbacks, 1) << "a stopped receive ran again";
+  EXPECT_EQ(receiver.received, "one");
+  receiver.run();  // "two" waited: at once or by callback
+  ASSERT_TRUE(run_until([&] { return receiver.received == "onetwo"; })) << receiver.received;
+  EXPECT_TRUE(receiver.receiving());
+}
+
+TEST_P(OwnedOperationTest, AStandingEchoStaysArmedWhileSendsGoAtOnceAndStopsWhileOneWaits) {
+  auto pair = tcp_pair();
+  ASSERT_TRUE(pair) << pair.error().message();
+  auto& [client, server] = *pair;
+  ASSERT_FALSE(server.set(option::SendBufferSize(4096)));
+  StandingReceiver echo(server, /*echo=*/true);
+  echo.run();
+  // The client reads back only when its own sends would block: by then the server's socket is full and its
+  // sends wait (the pipeline fills from the server's side first), and nothing can deadlock.
+  std::string expected;
+  const int fd = client.native_handle();
+  std::string got;
+  char chunk[16384];
+  for (int i = 0; i < 400; ++i) {
+    std::string piece = "piece " + std::to_string(i) + std::string(1000, static_cast<char>('a' + i % 26)) + ";";
+    expected += piece;
+    std::size_t off = 0;
+    ASSERT_TRUE(run_until([&] {
+      ssize_t r = ::send(fd, piece.data() + off, piece.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (r > 0) off += static_cast<std::size_t>(r);
+      if (r < 0)
+        while ((r = ::recv(fd, chunk, sizeof chunk, MSG_DONTWAIT)) > 0) got.append(chunk, static_cast<std::size_t>(r));
+      return off == piece.size();
+    }));
+  }
+  got += read_back(fd, expected.size() - got.size());
+  EXPECT_EQ(got.size(), expected.size());
+  EXPECT_TRUE(got == expected) << "the echo altered or reordered the bytes";
+  EXPECT_FALSE(echo.error) << echo.error->message();
+  EXPECT_GT(echo.waited_sends, 0) << "no send had to wait: the test did not fill the socket";
+  EXPECT_TRUE(echo.armed_after_sent_at_once);
+  ASSERT_TRUE(run_until([&] { return echo.receiving(); })) << "the receive did not start again after the waits";
+  EXPECT_EQ(reactor().receive_pool().stats().leased, 0u);
+}
+
+TEST_P(OwnedOperationTest, ClosingTheSocketEndsAStandingReceiveAndDestroyingOneAbandonsIt) {
+  auto pair = tcp_pair();
+  ASSERT_TRUE(pair) << pair.error().message();
+  auto& [client, server] = *pair;
+  {
+    StandingReceiver abandoned(server, /*echo=*/false);
+    abandoned.run();
+    ASSERT_TRUE(abandoned.receiving());
+    run_for(std::chrono::milliseconds(2));
+  }
+  ASSERT_EQ(::send(client.native_handle(), "abc", 3, MSG_NOSIGNAL), 3);
+  run_for(std::chrono::milliseconds(10));  // the abandoned receive's callback must not run (ASan: its memory is gone)
+  StandingReceiver receiver(server, /*echo=*/false);
+  receiver.run();
+  ASSERT_TRUE(run_until([&] { return receiver.received == "abc"; })) << "the bytes waited for the next receive";
+  ASSERT_TRUE(receiver.receiving());
+  server.close();
+  ASSERT_TRUE(run_until([&] { return receiver.error.has_value(); }));
+  EXPECT_EQ(*receiver.error, std::errc::operation_canceled);
+  EXPECT_FALSE(receiver.receiving());
+}
+
+TEST_P(OwnedOperationTest, ClosingTheSocketInsideAStandingReceiveCallbackEndsItOnce) {
+  auto pair = tcp_pair();
+  ASSERT_TRUE(pair) << pair.error().message();
+  auto& [client, server] = *pair;
+  StandingReceiver receiver(server, /*echo=*/false);
+  receiver.close_in_callback = true;
+  receiver.run();
+  ASSERT_EQ(::send(client.native_handle(), "abc", 3, MSG_NOSIGNAL), 3);
+  ASSERT_TRUE(run_until([&] { return receiver.error.has_value(); }));
+  EXPECT_EQ(*receiver.error, std::errc::operation_canceled);
+  EXPECT_EQ(receiver.callbacks, 2) << "the data, then the cancellation";
+  EXPECT_FALSE(receiver.busy());
+  run_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(receiver.callbacks, 2);
+}
+
 RFARM_INSTANTIATE_BACKEND_TESTS(OwnedOperationTest);
 
 }  // namespace
