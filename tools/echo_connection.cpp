@@ -9,7 +9,7 @@ void EchoConnection::start(EchoConnections& connections, StreamSocket socket) {
   std::unique_ptr<EchoConnection> connection(new EchoConnection(connections, std::move(socket)));
   connections.add(*connection);
   EchoConnection* started = connection.release();
-  if (started->receive(started->socket_)) started->handle(started->received_event(started->take_error()));
+  started->handle(Event::sent);  // as after a send: start receiving
 }
 
 // What an idle connection costs besides its socket's state: malloc serves 104 bytes from a 112-byte chunk.
@@ -24,12 +24,18 @@ void EchoConnection::handle(Event event) noexcept {
   for (;;) {
     switch (event) {
       case Event::received:  // receiving -> sending: the bytes go back whole, from the buffer they came in
-        if (!send(socket_)) return;
-        event = take_error() ? Event::ended : Event::sent;
+        if (!send(socket_)) return;  // waits for room: the receive stopped (backpressure) until on_sent
+        if (take_error()) {
+          event = Event::ended;
+        } else if (receiving()) {
+          return;  // sent at once, and the receive stands armed: the next message comes by callback
+        } else {
+          event = Event::sent;
+        }
         break;
       case Event::sent:  // sending -> receiving (the send gave its buffer back)
-        if (!receive(socket_)) return;
-        event = received_event(take_error());
+        if (!start_receiving(socket_)) return;
+        event = received_event(take_error());  // data was already there: handled, then armed again
         break;
       case Event::ended:  // either state: the peer closed or the socket failed
         connections_->remove(*this);

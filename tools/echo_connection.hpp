@@ -1,6 +1,7 @@
 // echo-server's callback-style stream connection (--style callback, the default): a two-state machine over one
 // caller-owned operation (StreamSocket::PooledExchangeOperation) that receives into a leased buffer and sends
-// that same buffer back. An idle connection is this object (104 bytes) and its socket's state, and nothing
+// that same buffer back. The receive stands armed (start_receiving, libuv's read_start) while each message goes
+// back whole at once, so a steady connection starts nothing per message; a send that must wait stops it. An idle connection is this object (104 bytes) and its socket's state, and nothing
 // else: no receive buffer (the receive leases one only when data arrives, the send gives it back), no
 // coroutine frame, and nothing rebuilt per message. The coroutine style (tools/echo_stream.hpp) does the same in
 // a spawned Task.
@@ -32,7 +33,8 @@ class EchoConnection final : StreamSocket::PooledExchangeOperation<EchoConnectio
   friend class EchoConnections;
   friend class detail::PooledExchange<EchoConnection>;
 
-  // The operation's kind is the state: receiving (an idle connection waits here) or sending the data back.
+  // The operation's kind is the state: receiving (an idle connection waits here, armed) or sending the data
+  // back (only while the socket is full; a send taken at once happens inside the received event).
   enum class Event : std::uint8_t { received, sent, ended };
 
   EchoConnection(EchoConnections& connections, StreamSocket socket) noexcept;
