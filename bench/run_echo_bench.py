@@ -43,6 +43,8 @@ SERVERS = {
     # The same with a coroutine per connection instead of the default callback-style state machine.
     "rfarm-epoll-coro": ("tools/echo-server", ["--backend", "epoll", "--threads", "1", "--style", "coroutine"], True),
     "rfarm-uring-coro": ("tools/echo-server", ["--backend", "uring", "--threads", "1", "--style", "coroutine"], True),
+    # io_uring sending with send(2) where the socket takes it (RFARM_URING_TUNE=direct-send), for A/B runs.
+    "rfarm-uring-direct": ("tools/echo-server", ["--backend", "uring", "--threads", "1"], True),
     "raw-epoll": ("bench/raw_epoll_echo", [], True),
     "raw-epoll-lt": ("bench/raw_epoll_echo", ["--level"], True),  # ET-vs-LT check, not a default
     # rfarm's syscalls (recv/send) with no library around them: the floor for rfarm-epoll, not a default.
@@ -52,8 +54,16 @@ SERVERS = {
     "libevent": ("bench/libevent_echo", [], False),  # bench/run's peers; here for idle_memory.py and --callgrind
     "asio": ("bench/asio_echo", [], False),
 }
+# Environment a server variant runs with (on top of ours).
+SERVER_ENV = {"rfarm-uring-direct": {"RFARM_URING_TUNE": "direct-send"}}
 DEFAULT_SERVERS = "rfarm-epoll,raw-epoll,libuv,raw-uring"
 EPOLL_PEERS = ("raw-epoll", "libuv")
+
+
+def server_env(name):
+    """The environment for server name: ours, plus its variant's settings (None: ours unchanged)."""
+    extra = SERVER_ENV.get(name)
+    return dict(os.environ, **extra) if extra else None
 
 
 def log(*a):
@@ -63,8 +73,9 @@ def log(*a):
 class Server:
     """One server process: started fresh per measurement, address from line 1."""
 
-    def __init__(self, argv, start_timeout=10.0):
+    def __init__(self, argv, start_timeout=10.0, env=None):
         self.argv = argv
+        self.env = env
         self.err_path = None
         self.proc = None
         self.addr = None
@@ -75,7 +86,8 @@ class Server:
 
         fd, self.err_path = tempfile.mkstemp(prefix="echo-bench-srv-", suffix=".err")
         self.err = os.fdopen(fd, "w+")
-        self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=self.err, stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=self.err, stdin=subprocess.DEVNULL,
+                                     env=self.env)
         line = []
 
         def first_line():
@@ -188,7 +200,7 @@ def measure(args, name, conns, spin_us=0):
     if spin_us:
         sargv += ["--spin-us", str(spin_us)]
     res = {"server": name, "conns": conns, "spin_us": spin_us, "size": args.size}
-    srv = Server(pin(args.server_cpu, sargv, args.taskset))
+    srv = Server(pin(args.server_cpu, sargv, args.taskset), env=server_env(name))
     try:
         addr = srv.start()
         largv = [args.echo_load, "--connect", addr, "--conns", str(conns), "--size", str(args.size),
@@ -513,7 +525,8 @@ def measure_callgrind(args, name, conns, outdir):
     sargv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out] + \
         (["--dump-instr=yes"] if args.cg_dump_instr else []) + [
              os.path.join(args.build_dir, rel), "--listen", "tcp:127.0.0.1:0"] + extra
-    srv = Server(pin(args.server_cpu, sargv, args.taskset), start_timeout=CALLGRIND_START_TIMEOUT)
+    srv = Server(pin(args.server_cpu, sargv, args.taskset), start_timeout=CALLGRIND_START_TIMEOUT,
+                 env=server_env(name))
     load = None
     try:
         addr = srv.start()
