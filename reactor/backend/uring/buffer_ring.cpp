@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <new>
+#include <utility>
 
 namespace rfarm::detail {
 
@@ -56,9 +57,16 @@ Result<std::unique_ptr<ProvidedBufferRing>> ProvidedBufferRing::create(io_uring&
   return self;
 }
 
-void ProvidedBufferRing::add(unsigned bid, int offset) noexcept {
+void ProvidedBufferRing::add(unsigned bid) noexcept {
   io_uring_buf_ring_add(ring_, memory_ + static_cast<std::size_t>(bid) * buffer_size_, buffer_size_,
-                        static_cast<unsigned short>(bid), io_uring_buf_ring_mask(entries_), offset);
+                        static_cast<unsigned short>(bid), io_uring_buf_ring_mask(entries_),
+                        static_cast<int>(unpublished_++));
+}
+
+void ProvidedBufferRing::publish_now() noexcept {
+  io_uring_buf_ring_advance(ring_, static_cast<int>(unpublished_));
+  unpublished_ = 0;
+  if (recycled_ > 0) maybe_shrink(std::exchange(recycled_, 0));
 }
 
 // Buffers below size go (back) into the ring: parked ones first, then ones never used. Those leased or still
@@ -67,16 +75,18 @@ unsigned ProvidedBufferRing::grow_to(unsigned size) noexcept {
   unsigned added = 0;
   for (std::size_t i = 0; i < parked_.size();) {
     if (parked_[i] < size) {
-      add(parked_[i], static_cast<int>(added++));
+      add(parked_[i]);
+      ++added;
       parked_[i] = parked_.back();
       parked_.pop_back();
     } else {
       ++i;
     }
   }
-  for (; made_ < size; ++made_) add(made_, static_cast<int>(added++));
-  io_uring_buf_ring_advance(ring_, static_cast<int>(added));
+  for (; made_ < size; ++made_, ++added) add(made_);
   active_ = size;
+  recycled_ = 0;  // recycles before a grow say nothing about the load after it
+  publish();
   light_recycles_ = 0;
   return added;
 }
@@ -90,16 +100,18 @@ bool ProvidedBufferRing::grow() noexcept {
   return true;
 }
 
-// "Light": at most an eighth of the ring leased, and at most an eighth taken in this batch of completions. After shrink_patience_ (first four) rounds of the ring's size in
-// recycles, all light, the ring halves (not below its initial size). The hysteresis keeps a load that swings
+// "Light": at most an eighth of the ring leased, and at most an eighth taken in this batch of completions, when a
+// batch of recycles is published. After shrink_patience_ (first four) rounds of the ring's size in recycles, all
+// light, the ring halves (not below its initial size). The hysteresis keeps a load that swings
 // from turn to turn from parking and re-providing buffers over and over; the patience grows for a load that the
 // halved ring could not serve (buffer_ring.hpp).
-void ProvidedBufferRing::maybe_shrink() noexcept {
+void ProvidedBufferRing::maybe_shrink(unsigned recycles) noexcept {
   if (active_ <= floor_ || leased_ > active_ / 8 || taken_in_batch_ > active_ / 8) {
     light_recycles_ = 0;
     return;
   }
-  if (++light_recycles_ < shrink_patience_ * active_) return;
+  light_recycles_ += recycles;
+  if (light_recycles_ < shrink_patience_ * active_) return;
   active_ = std::max(active_ / 2, floor_);
   light_recycles_ = 0;
   shrunk_last_ = true;
@@ -122,28 +134,24 @@ void ProvidedBufferRing::retire(std::unique_ptr<ProvidedBufferRing> ring) noexce
   if (ring->leased_ > 0) ring.release();  // freed by the last recycle()
 }
 
-PooledBuffer ProvidedBufferRing::take(std::uint16_t bid, std::uint32_t length) noexcept {
-  ++leased_;
-  ++taken_in_batch_;
-  PooledBuffer b(this, memory_ + static_cast<std::size_t>(bid) * buffer_size_, buffer_size_, bid);
-  b.commit(length);
-  return b;
-}
-
+// Every received message comes back here: a leaf with the rare cases out of line, so it saves no registers.
 void ProvidedBufferRing::recycle(std::byte* base, std::uint32_t id) noexcept {
   --leased_;
+  if (retired_ || id >= active_) [[unlikely]] {
+    recycle_rare(base, id);
+    return;
+  }
+  add(id);  // visible to the kernel at the next publish()
+  ++recycled_;
+  returned_ = true;
+}
+
+void ProvidedBufferRing::recycle_rare(std::byte* base, std::uint32_t id) noexcept {
   if (retired_) {
     if (leased_ == 0) delete this;
     return;
   }
-  if (id >= active_) {
-    park(base, static_cast<std::uint16_t>(id));
-    return;
-  }
-  add(id, 0);
-  io_uring_buf_ring_advance(ring_, 1);
-  returned_ = true;
-  maybe_shrink();
+  park(base, static_cast<std::uint16_t>(id));  // above the shrunk ring's size
 }
 
 }  // namespace rfarm::detail

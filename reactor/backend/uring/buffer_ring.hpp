@@ -42,13 +42,26 @@ class [[gnu::visibility("hidden")]] ProvidedBufferRing final : public BufferSour
   std::uint32_t buffer_size() const noexcept { return buffer_size_; }
 
   // Leases buffer bid, which the kernel filled with length bytes (a CQE with IORING_CQE_F_BUFFER).
-  PooledBuffer take(std::uint16_t bid, std::uint32_t length) noexcept;
+  PooledBuffer take(std::uint16_t bid, std::uint32_t length) noexcept {
+    ++leased_;
+    ++taken_in_batch_;
+    PooledBuffer b(this, memory_ + static_cast<std::size_t>(bid) * buffer_size_, buffer_size_, bid);
+    b.commit(length);
+    return b;
+  }
   void recycle(std::byte* base, std::uint32_t id) noexcept override;
 
   // A new batch of completions begins: what the kernel filled in the last one no longer counts as load.
   void start_batch() noexcept {
     taken_in_batch_ = 0;
     grew_in_batch_ = false;
+  }
+
+  // Makes the buffers given back since the last call visible to the kernel: one release store of the ring's
+  // tail for a whole batch of recycles, not one per message. The backend calls it before it enters the kernel
+  // and after each batch of completions; the shrink test runs here too, once per batch.
+  void publish() noexcept {
+    if (unpublished_ > 0) publish_now();
   }
 
   // True if buffers came back since the last call: multishot receives that ran dry (-ENOBUFS) re-arm then.
@@ -71,20 +84,26 @@ class [[gnu::visibility("hidden")]] ProvidedBufferRing final : public BufferSour
  private:
   ProvidedBufferRing(unsigned entries, std::uint32_t buffer_size, std::uint16_t group) noexcept
       : entries_(entries), buffer_size_(buffer_size), group_(group) {}
-  // Hands buffer bid to the kernel (not yet visible: io_uring_buf_ring_advance publishes what was added).
-  void add(unsigned bid, int offset) noexcept;
+  // Hands buffer bid to the kernel, not yet visible: publish() makes what was added visible.
+  void add(unsigned bid) noexcept;
+  void publish_now() noexcept;
   // The ring's size becomes size; returns how many buffers went into the ring for it.
   unsigned grow_to(unsigned size) noexcept;
-  // Halves the ring if the receives in flight stayed light for a few rounds of it (called on each recycle).
-  void maybe_shrink() noexcept;
+  // Halves the ring if the receives in flight stayed light for a few rounds of it (called for each batch of
+  // recycles, with how many there were).
+  void maybe_shrink(unsigned recycles) noexcept;
   // Out of the ring for good until the next grow(); its pages go back to the system.
   void park(std::byte* base, std::uint16_t id) noexcept;
+  // recycle() of a buffer of a retired ring, or of one above the ring's size.
+  [[gnu::cold, gnu::noinline]] void recycle_rare(std::byte* base, std::uint32_t id) noexcept;
 
   unsigned entries_;
   unsigned made_ = 0;      // buffers 0 .. made_ - 1 have been provided at least once; the rest never used
   unsigned active_ = 0;    // the ring's size: buffers with an id below it go back into the ring when recycled
   unsigned floor_ = 1;     // the size it shrinks back to (create's initial)
   unsigned light_recycles_ = 0;  // recycles in a row with few buffers leased (maybe_shrink)
+  unsigned unpublished_ = 0;     // buffers added to the ring since the last publish()
+  unsigned recycled_ = 0;        // ... of them, recycled ones (the shrink test counts them)
   // Buffers taken from the kernel in this batch of completions. What the owners hold (leased_) misses a load
   // whose buffers go back at once (direct sends): the kernel still fills a buffer per connection per turn.
   unsigned taken_in_batch_ = 0;

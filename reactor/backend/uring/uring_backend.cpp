@@ -80,6 +80,7 @@ void UringBackend::wake() noexcept {
 
 void UringBackend::flush() noexcept {
   enable_if_needed();
+  if (buffers_) buffers_->publish();
   // GETEVENTS too: with DEFER_TASKRUN the completion of a cancelled request (which still holds the socket's
   // file) is task work that runs only when the ring is entered for events. The CQEs wait for the next turn.
   io_uring_submit_and_get_events(&ring_);
@@ -106,6 +107,7 @@ std::size_t UringBackend::wait(std::chrono::nanoseconds timeout) noexcept {
   enable_if_needed();
   run_kicks();
   rearm_starved();
+  if (buffers_) buffers_->publish();  // the buffers this turn gave back, before the kernel may pick one
   const bool sq_pending = io_uring_sq_ready(&ring_) > 0;
   if (timeout.count() == 0 || io_uring_cq_ready(&ring_) > 0) {
     // Just poll. With TASKRUN_FLAG the kernel says when entering would post completions; without it, enter.

@@ -238,6 +238,7 @@ class [[gnu::visibility("hidden")]] UringBackend final : public Backend {
   void on_completion(std::uint64_t user_data, int res, std::uint32_t flags) noexcept;
   void on_lane_completion(std::uint32_t slot, int res, std::uint32_t flags) noexcept;
   void on_multishot_completion(HandleState& hs, int res, std::uint32_t flags) noexcept;
+  [[gnu::noinline]] void on_multishot_event(HandleState& hs, int res, std::uint32_t flags) noexcept;
   void on_watch_completion(std::uint32_t slot, int res) noexcept;
   void on_wake_completion(int res) noexcept;
   void release_request(std::uint32_t slot) noexcept;

@@ -62,6 +62,9 @@ std::size_t UringBackend::drain_completions() noexcept {
     for (unsigned i = 0; i < n; ++i) on_completion(batch[i].user_data, batch[i].res, batch[i].flags);
     handled += n;
   }
+  // The batch's callbacks gave buffers back: visible now, as the kernel may receive into the ring before this
+  // thread enters it again (task work without DEFER_TASKRUN).
+  if (buffers_) buffers_->publish();
   return handled;
 }
 
@@ -172,6 +175,31 @@ void UringBackend::on_lane_completion(std::uint32_t slot, int res, std::uint32_t
 }
 
 void UringBackend::on_multishot_completion(HandleState& hs, int res, std::uint32_t flags) noexcept {
+  // The common case first: bytes for a receive waiting at the head of the read lane with nothing before them,
+  // from a multishot that goes on. A lane head means the handle is open (close() takes the heads away).
+  constexpr std::uint32_t kDataAndMore = IORING_CQE_F_BUFFER | IORING_CQE_F_MORE;
+  IoOp* head = hs.heads[static_cast<int>(Direction::read)];
+  if (res > 0 && (flags & kDataAndMore) == kDataAndMore && head && is_pooled_receive(head->kind) &&
+      hs.requests[static_cast<int>(Direction::read)] == kNoSlot && hs.arrivals.empty()) [[likely]] {
+    as_pooled(*head).leased = buffers_->take(static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT), res);
+    if (head->kind == OpKind::recv_pooled_standing) {
+      // It stays the head, armed for the next arrival, and hs is not touched after the callback: no reference.
+      head->result = res;
+      head->complete(*head);
+      return;
+    }
+    HandleRef keep(*this, hs);
+    hs.heads[static_cast<int>(Direction::read)] = nullptr;
+    complete(*head, res);
+    if (hs.handle) advance_lane(hs, Direction::read);
+    return;
+  }
+  on_multishot_event(hs, res, flags);
+}
+
+// Everything else a multishot reports: an accepted descriptor, bytes nobody waits for, the end of the stream,
+// an error, a dry buffer ring, its last CQE.
+void UringBackend::on_multishot_event(HandleState& hs, int res, std::uint32_t flags) noexcept {
   HandleRef keep(*this, hs);
   const bool accepts = hs.multishot_accepts;
   PooledBuffer data;  // recycled into the ring if nobody keeps it
@@ -195,7 +223,8 @@ void UringBackend::on_multishot_completion(HandleState& hs, int res, std::uint32
   } else if (res > 0) {
     Lane lane = hs.lane(Direction::read);
     if (hs.arrivals.empty() && lane.head && is_pooled_receive(lane.head->kind) && lane.request == kNoSlot) {
-      // The common case: a receive is waiting and nothing is queued before this data. Hand it over directly.
+      // A receive is waiting and nothing is queued before this data (the multishot's last CQE, or one that
+      // the fast path above left here): hand it over directly.
       IoOp& op = *lane.head;
       as_pooled(op).leased = std::move(data);
       if (op.kind == OpKind::recv_pooled_standing) {  // it stays the head, armed for the next arrival

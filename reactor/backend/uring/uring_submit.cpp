@@ -57,6 +57,7 @@ void UringBackend::enable_if_needed() noexcept {
 
 void UringBackend::submit_now() noexcept {
   enable_if_needed();
+  if (buffers_) buffers_->publish();
   io_uring_submit(&ring_);
   ++epoch_;
 }
