@@ -43,8 +43,9 @@ SERVERS = {
     # The same with a coroutine per connection instead of the default callback-style state machine.
     "rfarm-epoll-coro": ("tools/echo-server", ["--backend", "epoll", "--threads", "1", "--style", "coroutine"], True),
     "rfarm-uring-coro": ("tools/echo-server", ["--backend", "uring", "--threads", "1", "--style", "coroutine"], True),
-    # io_uring sending with send(2) where the socket takes it (RFARM_URING_TUNE=direct-send), for A/B runs.
-    "rfarm-uring-direct": ("tools/echo-server", ["--backend", "uring", "--threads", "1"], True),
+    # io_uring with every send a SEND SQE (RFARM_URING_TUNE=no-direct-send; the default sends with send(2)
+    # where the socket takes it), for A/B runs.
+    "rfarm-uring-sqe": ("tools/echo-server", ["--backend", "uring", "--threads", "1"], True),
     "raw-epoll": ("bench/raw_epoll_echo", [], True),
     "raw-epoll-lt": ("bench/raw_epoll_echo", ["--level"], True),  # ET-vs-LT check, not a default
     # rfarm's syscalls (recv/send) with no library around them: the floor for rfarm-epoll, not a default.
@@ -55,7 +56,7 @@ SERVERS = {
     "asio": ("bench/asio_echo", [], False),
 }
 # Environment a server variant runs with (on top of ours).
-SERVER_ENV = {"rfarm-uring-direct": {"RFARM_URING_TUNE": "direct-send"}}
+SERVER_ENV = {"rfarm-uring-sqe": {"RFARM_URING_TUNE": "no-direct-send"}}
 DEFAULT_SERVERS = "rfarm-epoll,raw-epoll,libuv,raw-uring"
 EPOLL_PEERS = ("raw-epoll", "libuv")
 

@@ -105,7 +105,7 @@ class StreamSocket : public Socket {
   // Sends what the socket takes now, with no operation and no suspension (libuv's uv_try_write): the bytes
   // taken, possibly fewer than data.size(); std::errc::resource_unavailable_try_again when it takes none now
   // (the socket buffer is full, a send is already waiting, or the backend sends only through its queue:
-  // io_uring does unless RFARM_URING_TUNE=direct-send). Then send the rest with send_all or async_send_all.
+  // io_uring with RFARM_URING_TUNE=no-direct-send). Then send the rest with send_all or async_send_all.
   // A direct send never overtakes a pending one.
   //     auto n = sock.try_send(reply);
   //     if (n && *n < reply.size()) co_await sock.send_all(reply.subspan(*n));

@@ -68,8 +68,8 @@ class Backend {
   // Sends what the stream socket takes now, without an operation and without waiting (libuv's
   // uv_try_write): the bytes taken, or -errno; -EAGAIN when it takes none now, which includes a send
   // operation already waiting on the handle (a direct send never overtakes one) and a backend that sends
-  // only through the kernel's queue (io_uring unless RFARM_URING_TUNE=direct-send: batched SEND SQEs measured
-  // cheaper there). The caller checked that the handle is open.
+  // only through the kernel's queue (this default; io_uring with RFARM_URING_TUNE=no-direct-send). The caller
+  // checked that the handle is open.
   virtual int try_send(IoHandle& handle, const std::byte* data, std::size_t size) noexcept {
     (void)handle;
     (void)data;

@@ -14,12 +14,12 @@ namespace rfarm::detail {
 
 // What the backend may use; each choice was measured (reactor/backend/uring/README.md). RFARM_URING_TUNE switches
 // them for comparisons: no-defer-taskrun, no-fixed-files, no-registered-ring, no-multishot-accept, and
-// direct-send (off by default: it measured slower than a batched SEND SQE).
+// no-direct-send (every send a SEND SQE: a tie in CPU time on this machine, 3.5x the user instructions).
 struct UringTuning {
   bool defer_taskrun = true;     // IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN (else COOP_TASKRUN)
   bool fixed_files = true;       // registered descriptors for sockets (IOSQE_FIXED_FILE)
   bool registered_ring = true;   // io_uring_register_ring_fd: io_uring_enter skips the fd lookup
-  bool direct_send = false;      // try send(2) before queuing an SQE
+  bool direct_send = true;       // try send(2) before queuing an SQE
   bool multishot_accept = true;  // one accept SQE for many connections
 
   static UringTuning from_environment() noexcept;

@@ -1,6 +1,6 @@
 // StreamSocket::try_send (Backend::try_send): a send without an operation and without waiting, on both
-// backends, over real loopback TCP connections. io_uring declines it by default (its sends are batched SEND
-// SQEs); DirectSendTest runs the same checks with RFARM_URING_TUNE=direct-send, where both backends send.
+// backends, over real loopback TCP connections. Both send directly by default; QueuedSendTest runs with
+// RFARM_URING_TUNE=no-direct-send, where io_uring declines (its sends are then batched SEND SQEs).
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
@@ -21,8 +21,8 @@ std::string pattern(std::size_t n, std::size_t offset = 0) {
 
 class TrySendTest : public BackendTest {
  protected:
-  // Whether this reactor sends directly: epoll always, io_uring only with the direct-send tuning.
-  virtual bool sends_directly() const { return GetParam() == BackendKind::epoll; }
+  // Whether this reactor sends directly: epoll always, io_uring unless tuned not to (QueuedSendTest).
+  virtual bool sends_directly() const { return true; }
 
   // Everything the client can read while the reactor runs, until n bytes came.
   std::string read_back(int fd, std::size_t n) {
@@ -39,7 +39,7 @@ class TrySendTest : public BackendTest {
   void check_takes_bytes_now_or_declines(StreamSocket& client, StreamSocket& server) {
     auto n = server.try_send(as_bytes("hello"));
     if (!sends_directly()) {
-      ASSERT_FALSE(n) << "io_uring sent directly without the direct-send tuning";
+      ASSERT_FALSE(n) << "io_uring sent directly with the no-direct-send tuning";
       EXPECT_EQ(n.error(), std::errc::resource_unavailable_try_again);
       return;
     }
@@ -50,24 +50,24 @@ class TrySendTest : public BackendTest {
 };
 
 // RFARM_URING_TUNE is read when a ring is set up: set for this suite's reactors only.
-class DirectSendTest : public TrySendTest {
+class QueuedSendTest : public TrySendTest {
  protected:
-  void adjust_options(ReactorOptions&) override { ::setenv("RFARM_URING_TUNE", "direct-send", 1); }
+  void adjust_options(ReactorOptions&) override { ::setenv("RFARM_URING_TUNE", "no-direct-send", 1); }
   void TearDown() override {
     ::unsetenv("RFARM_URING_TUNE");
     TrySendTest::TearDown();
   }
-  bool sends_directly() const override { return true; }
+  bool sends_directly() const override { return GetParam() == BackendKind::epoll; }
 };
 
-TEST_P(TrySendTest, TakesTheBytesAtOnceOrDeclinesWithTryAgain) {
+TEST_P(QueuedSendTest, TakesTheBytesAtOnceOrDeclinesWithTryAgain) {
   auto pair = tcp_pair();
   ASSERT_TRUE(pair) << pair.error().message();
   auto& [client, server] = *pair;
   check_takes_bytes_now_or_declines(client, server);
 }
 
-TEST_P(DirectSendTest, TakesTheBytesAtOnce) {
+TEST_P(TrySendTest, TakesTheBytesAtOnce) {
   auto pair = tcp_pair();
   ASSERT_TRUE(pair) << pair.error().message();
   auto& [client, server] = *pair;
@@ -91,7 +91,7 @@ TEST_P(TrySendTest, AnEmptySendTakesNothingAndAClosedSocketSaysBadDescriptor) {
 
 // A full socket takes part of a send, then nothing until the peer reads and the reactor sees the socket
 // writable again; every byte arrives once and in order.
-TEST_P(DirectSendTest, AFullSocketTakesPartThenNothingUntilItDrains) {
+TEST_P(TrySendTest, AFullSocketTakesPartThenNothingUntilItDrains) {
   auto pair = tcp_pair();
   ASSERT_TRUE(pair) << pair.error().message();
   auto& [client, server] = *pair;
@@ -132,7 +132,7 @@ TEST_P(DirectSendTest, AFullSocketTakesPartThenNothingUntilItDrains) {
 }
 
 // While a send operation waits for room, a direct send would overtake its remaining bytes: it is declined.
-TEST_P(DirectSendTest, NeverOvertakesASendThatIsWaiting) {
+TEST_P(TrySendTest, NeverOvertakesASendThatIsWaiting) {
   auto pair = tcp_pair();
   ASSERT_TRUE(pair) << pair.error().message();
   auto& [client, server] = *pair;
@@ -155,7 +155,7 @@ TEST_P(DirectSendTest, NeverOvertakesASendThatIsWaiting) {
 }
 
 RFARM_INSTANTIATE_BACKEND_TESTS(TrySendTest);
-RFARM_INSTANTIATE_BACKEND_TESTS(DirectSendTest);
+RFARM_INSTANTIATE_BACKEND_TESTS(QueuedSendTest);
 
 }  // namespace
 }  // namespace rfarm::test
