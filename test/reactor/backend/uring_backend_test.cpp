@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -272,6 +273,62 @@ TEST_F(UringBackendTest, BufferRingShrinksAfterTheBurstAndGrowsAgain) {
   EXPECT_EQ(stats().buffers_provided, kGrown) << "shrank as soon as before, though the last shrink ran dry";
   ASSERT_TRUE(one_at_a_time(1000));
   EXPECT_EQ(stats().buffers_provided, kInitial) << "never shrank after the second burst";
+}
+
+// A standing receive (PooledExchange::start_receiving) that keeps every buffer it gets, so the ring runs dry.
+class StandingHolder : public StreamSocket::PooledExchangeOperation<StandingHolder> {
+ public:
+  explicit StandingHolder(std::vector<PooledBuffer>& held) : held_(held) {}
+  void on_received(std::error_code ec) noexcept {
+    if (ec || buffer().empty()) {
+      ended = true;
+      return;
+    }
+    got.append(reinterpret_cast<const char*>(buffer().data()), buffer().size());
+    held_.push_back(std::move(buffer()));
+  }
+  void on_sent(std::error_code) noexcept {}
+  std::string got;
+  bool ended = false;
+
+ private:
+  std::vector<PooledBuffer>& held_;
+};
+
+// Standing receives stay armed through a dry ring: their multishots end with -ENOBUFS, re-arm when the ring
+// grows, and the bytes reach the same, never restarted, receive (serve_standing after rearm_starved).
+TEST_F(UringBackendTest, StandingReceivesStayArmedThroughADryBufferRing) {
+  constexpr int kPairs = 100;  // more buffers held than the ring starts with, every round
+  std::vector<std::pair<StreamSocket, StreamSocket>> pairs;
+  std::vector<PooledBuffer> held;
+  std::vector<std::unique_ptr<StandingHolder>> receivers;
+  for (int i = 0; i < kPairs; ++i) {
+    pairs.push_back(socket_pair());
+    receivers.push_back(std::make_unique<StandingHolder>(held));
+    ASSERT_FALSE(receivers.back()->start_receiving(pairs.back().first)) << "nothing was sent yet";
+  }
+  const std::string tags = "abc";
+  for (std::size_t round = 0; round < tags.size(); ++round) {
+    for (auto& [a, b] : pairs) write_all(b.native_handle(), std::string(1, tags[round]));
+    ASSERT_TRUE(run_until([&] {
+      for (auto& r : receivers)
+        if (r->got.size() < round + 1) return false;
+      return true;
+    })) << "round " << round;
+    for (auto& r : receivers) ASSERT_TRUE(r->receiving()) << "a standing receive was left disarmed";
+  }
+  for (auto& r : receivers) EXPECT_EQ(r->got, tags);
+  EXPECT_EQ(held.size(), kPairs * tags.size());
+  EXPECT_GE(stats().buffers_provided, 256u) << "the ring never ran dry: the test did not test the starved path";
+  held.clear();
+  EXPECT_EQ(stats().buffers_leased, 0u);
+  for (auto& [a, b] : pairs) ::shutdown(b.native_handle(), SHUT_WR);
+  ASSERT_TRUE(run_until([&] {
+    for (auto& r : receivers)
+      if (!r->ended) return false;
+    return true;
+  }));
+  for (auto& r : receivers) EXPECT_FALSE(r->receiving());
 }
 
 TEST_F(UringBackendTest, PlainReceiveAfterPooledOnesGetsEveryByteInOrder) {
