@@ -49,14 +49,23 @@ class TrySendTest : public BackendTest {
   }
 };
 
-// RFARM_URING_TUNE is read when a ring is set up: set for this suite's reactors only.
+// RFARM_URING_TUNE is read when a ring is set up: set for this suite's reactors only, and put back as it was
+// (a run may set it for every suite).
 class QueuedSendTest : public TrySendTest {
  protected:
-  void adjust_options(ReactorOptions&) override { ::setenv("RFARM_URING_TUNE", "no-direct-send", 1); }
+  void adjust_options(ReactorOptions&) override {
+    if (const char* was = std::getenv("RFARM_URING_TUNE")) saved_ = was;
+    ::setenv("RFARM_URING_TUNE", "no-direct-send", 1);
+  }
   void TearDown() override {
-    ::unsetenv("RFARM_URING_TUNE");
+    if (saved_) {
+      ::setenv("RFARM_URING_TUNE", saved_->c_str(), 1);
+    } else {
+      ::unsetenv("RFARM_URING_TUNE");
+    }
     TrySendTest::TearDown();
   }
+  std::optional<std::string> saved_;
   bool sends_directly() const override { return GetParam() == BackendKind::epoll; }
 };
 
