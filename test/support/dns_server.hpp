@@ -57,8 +57,11 @@ class DnsServer {
     std::string binary = find_dnsmasq();
     if (binary.empty()) return std::unexpected("dnsmasq is not installed (Debian package dnsmasq-base)");
     std::string last_error = "dnsmasq did not start";
-    for (int attempt = 0; attempt < 3; ++attempt) {  // a free port can be taken between probe and start
-      int port = free_udp_port();
+    // A free port can be taken between probe and start: by a parallel test's ephemeral ports, which a C10K
+    // suite uses by the thousand. So the port must be free for TCP too (dnsmasq binds both), and a few more
+    // tries (three once all failed in CI).
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      int port = free_udp_and_tcp_port();
       if (port <= 0) return std::unexpected("no free loopback UDP port");
       std::vector<std::string> args = {binary,
                                        "--keep-in-foreground",
@@ -169,6 +172,20 @@ class DnsServer {
     }
     ::close(fd);
     return port;
+  }
+
+  // A loopback port free for UDP and, at this moment, for a TCP listener too; -1 if none turned up.
+  static int free_udp_and_tcp_port() {
+    for (int i = 0; i < 16; ++i) {
+      int port = free_udp_port();
+      if (port <= 0) return -1;
+      int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      Address a = Address::loopback_v4(static_cast<std::uint16_t>(port));
+      const bool free = fd >= 0 && ::bind(fd, a.native(), a.native_length()) == 0 && ::listen(fd, 1) == 0;
+      if (fd >= 0) ::close(fd);
+      if (free) return port;
+    }
+    return -1;
   }
 
   static std::string find_dnsmasq() {
