@@ -321,7 +321,7 @@ class PooledExchange : public PooledRecvOp {
         self.shell_state = kIdle;
         if (self.result <= 0) self.leased.reset();  // buffer() is empty at the end, whatever was left there
       }
-      owner.on_received(self.result < 0 ? op_error(self) : std::error_code());
+      owner.on_received(self.finish());
       return;
     }
     if (!continue_after_completion(self)) return;

@@ -420,9 +420,9 @@ class EpollBackend final : public Backend {
 
   // Completes queued operations in order until one would block. A completion may close the handle; then
   // dispatching_ is cleared and the handle must not be touched again. A standing receive that got data is
-  // completed in place: it stays queued, so the next edge finds it without its owner starting it again. The hint is checked each time round,
-  // before the queue is: a completion that drained the socket (short read) and queued the next receive must
-  // cost neither a syscall that can only return EAGAIN nor a walk to find that receive.
+  // completed in place: it stays queued, so the next edge finds it without its owner starting it again. The
+  // hint is checked each time round, before the queue is: a completion that drained the socket (short read) and
+  // queued the next receive must cost neither a syscall that can only return EAGAIN nor a walk to find it.
   [[gnu::always_inline]] void retry(IoHandle& h, Direction d) noexcept {
     while (ready_hint(h, d)) {
       IoOp* next = h.first_queued(d);

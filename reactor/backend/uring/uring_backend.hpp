@@ -239,6 +239,7 @@ class [[gnu::visibility("hidden")]] UringBackend final : public Backend {
   void on_lane_completion(std::uint32_t slot, int res, std::uint32_t flags) noexcept;
   void on_multishot_completion(HandleState& hs, int res, std::uint32_t flags) noexcept;
   [[gnu::noinline]] void on_multishot_event(HandleState& hs, int res, std::uint32_t flags) noexcept;
+  [[gnu::always_inline]] inline void hand_to_head(HandleState& hs, IoOp& head, int res, bool last_cqe) noexcept;
   void on_watch_completion(std::uint32_t slot, int res) noexcept;
   void on_wake_completion(int res) noexcept;
   void release_request(std::uint32_t slot) noexcept;

@@ -182,19 +182,25 @@ void UringBackend::on_multishot_completion(HandleState& hs, int res, std::uint32
   if (res > 0 && (flags & kDataAndMore) == kDataAndMore && head && is_pooled_receive(head->kind) &&
       hs.requests[static_cast<int>(Direction::read)] == kNoSlot && hs.arrivals.empty()) [[likely]] {
     as_pooled(*head).leased = buffers_->take(static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT), res);
-    if (head->kind == OpKind::recv_pooled_standing) {
-      // It stays the head, armed for the next arrival, and hs is not touched after the callback: no reference.
-      head->result = res;
-      head->complete(*head);
-      return;
-    }
-    HandleRef keep(*this, hs);
-    hs.heads[static_cast<int>(Direction::read)] = nullptr;
-    complete(*head, res);
-    if (hs.handle) advance_lane(hs, Direction::read);
+    hand_to_head(hs, *head, res, /*last_cqe=*/false);  // hs outlives the callback: the multishot holds it
     return;
   }
   on_multishot_event(hs, res, flags);
+}
+
+// The bytes (already in head's buffer) go to the receive waiting at the head of the read lane. A standing
+// receive stays the head, armed; after the multishot's last CQE the head re-arms it. A one-shot receive leaves
+// the head and the lane moves on. The caller keeps hs alive across the callback.
+void UringBackend::hand_to_head(HandleState& hs, IoOp& head, int res, bool last_cqe) noexcept {
+  if (head.kind == OpKind::recv_pooled_standing) {
+    head.result = res;
+    head.complete(head);
+    if (last_cqe && hs.handle && !hs.multishot_in_kernel()) serve_head(hs, Direction::read);
+    return;
+  }
+  hs.heads[static_cast<int>(Direction::read)] = nullptr;
+  complete(head, res);
+  if (hs.handle) advance_lane(hs, Direction::read);
 }
 
 // Everything else a multishot reports: an accepted descriptor, bytes nobody waits for, the end of the stream,
@@ -225,18 +231,8 @@ void UringBackend::on_multishot_event(HandleState& hs, int res, std::uint32_t fl
     if (hs.arrivals.empty() && lane.head && is_pooled_receive(lane.head->kind) && lane.request == kNoSlot) {
       // A receive is waiting and nothing is queued before this data (the multishot's last CQE, or one that
       // the fast path above left here): hand it over directly.
-      IoOp& op = *lane.head;
-      as_pooled(op).leased = std::move(data);
-      if (op.kind == OpKind::recv_pooled_standing) {  // it stays the head, armed for the next arrival
-        op.result = res;
-        op.complete(op);
-        // That was the multishot's last CQE: the head re-arms it (serve_head does so for any lane head).
-        if (hs.handle && !hs.multishot_in_kernel()) serve_head(hs, Direction::read);
-        return;
-      }
-      lane.head = nullptr;
-      complete(op, res);
-      if (hs.handle) advance_lane(hs, Direction::read);
+      as_pooled(*lane.head).leased = std::move(data);
+      hand_to_head(hs, *lane.head, res, (flags & IORING_CQE_F_MORE) == 0);  // keep holds hs
       return;
     }
     hs.arrivals.push_back({res, std::move(data)});

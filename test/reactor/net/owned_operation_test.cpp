@@ -224,8 +224,28 @@ TEST_P(OwnedOperationTest, TheCallbackMayStartTheNextOperation) {
   EXPECT_EQ(r.all, expected);
 }
 
+// What an exchange's receives brought: the bytes, then the end of the stream or an error.
+struct ExchangeOutcome {
+  std::string received;
+  std::optional<std::error_code> error;
+  bool ended = false;
+  // Keeps the bytes of one completed receive; false (error or ended set) when the stream stopped there.
+  bool take(std::error_code ec, const PooledBuffer& buffer) {
+    if (ec) {
+      error = ec;
+      return false;
+    }
+    if (buffer.empty()) {
+      ended = true;
+      return false;
+    }
+    received += text_of(buffer.bytes());
+    return true;
+  }
+};
+
 // An echo over PooledExchangeOperation: each received buffer goes back from where it came.
-class Echoer : public StreamSocket::PooledExchangeOperation<Echoer> {
+class Echoer : public StreamSocket::PooledExchangeOperation<Echoer>, public ExchangeOutcome {
  public:
   explicit Echoer(StreamSocket& socket) : socket_(socket) {}
   void run() noexcept { receive_loop(); }
@@ -241,25 +261,11 @@ class Echoer : public StreamSocket::PooledExchangeOperation<Echoer> {
     }
     receive_loop();
   }
-  std::string received;
-  std::optional<std::error_code> error;
-  bool ended = false;
   int immediate = 0;  // operations that finished at once
   int sends = 0;      // on_sent calls
 
  private:
-  bool take_received(std::error_code ec) noexcept {
-    if (ec) {
-      error = ec;
-      return false;
-    }
-    if (buffer().empty()) {
-      ended = true;
-      return false;
-    }
-    received += text_of(buffer().bytes());
-    return true;
-  }
+  bool take_received(std::error_code ec) noexcept { return take(ec, buffer()); }
   void send_then_receive() noexcept {
     if (!send(socket_)) return;
     ++immediate;
@@ -360,14 +366,14 @@ TEST_P(OwnedOperationTest, ClosingTheSocketCancelsAPendingExchangeAndDestroyingO
 
 // A standing receive (PooledExchange::start_receiving) that echoes what it receives, or, with echo off, only
 // keeps the bytes. It counts its starts: the point of standing is that arrivals need none.
-class StandingReceiver : public StreamSocket::PooledExchangeOperation<StandingReceiver> {
+class StandingReceiver : public StreamSocket::PooledExchangeOperation<StandingReceiver>, public ExchangeOutcome {
  public:
   explicit StandingReceiver(StreamSocket& socket, bool echo) : socket_(socket), echo_(echo) {}
   void run() noexcept { start(); }
   void on_received(std::error_code ec) noexcept {
     ++callbacks;
     if (receiving()) ++armed_callbacks;
-    if (!take(ec)) return;
+    if (!take_received(ec)) return;
     if (close_in_callback) {
       socket_.close();
       return;
@@ -384,9 +390,6 @@ class StandingReceiver : public StreamSocket::PooledExchangeOperation<StandingRe
     start();
   }
 
-  std::string received;
-  std::optional<std::error_code> error;
-  bool ended = false;
   int starts = 0;           // start_receiving calls
   int callbacks = 0;        // on_received calls
   int armed_callbacks = 0;  // ... that found the receive still armed
@@ -396,16 +399,9 @@ class StandingReceiver : public StreamSocket::PooledExchangeOperation<StandingRe
   bool armed_after_sent_at_once = true;  // every send taken at once left the receive armed
 
  private:
-  bool take(std::error_code ec) noexcept {
-    if (ec) {
-      error = ec;
-      return false;
-    }
-    if (buffer().empty()) {
-      ended = true;
-      return false;
-    }
-    received += text_of(buffer().bytes());
+  // Keeps the bytes; without echo the buffer goes back at once.
+  bool take_received(std::error_code ec) noexcept {
+    if (!ExchangeOutcome::take(ec, buffer())) return false;
     if (!echo_) buffer().reset();
     return true;
   }
@@ -427,7 +423,7 @@ class StandingReceiver : public StreamSocket::PooledExchangeOperation<StandingRe
     for (;;) {
       ++starts;
       if (!start_receiving(socket_)) return;
-      if (!take(take_error())) return;  // data was there at once: not armed
+      if (!take_received(take_error())) return;  // data was there at once: not armed
       if (!echo_) continue;
       if (!send(socket_)) return;
       if (std::error_code ec = take_error()) {
